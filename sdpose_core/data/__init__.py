@@ -1,0 +1,1 @@
+"""Data: the SynthPose generator, COCO-format top-down datasets, transforms and codecs."""

@@ -1,0 +1,1 @@
+"""sdpose_core.evaluate"""
