@@ -1,0 +1,47 @@
+"""The one output record every model returns, one per cycle run (DESIGN.md "Model outputs")."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+
+
+@dataclass
+class CycleOutput:
+    """Everything one cycle of a pose model produced.
+
+    Prediction fields are filled according to the head; the rest stay ``None``.
+
+    Attributes:
+        heatmaps: 2D heatmaps (B, K, Hh, Wh) from a heatmap head.
+        coords: normalised (x, y) in [0, 1] of the input crop (B, K, 2) from a regression head.
+        sigma: (sigma_x, sigma_y) in heatmap pixels (B, K, 2) from a regression head.
+        score: per-keypoint score (B, K, 1) from a regression head (raw, as DistilPose emits it).
+        simcc_x: SimCC x logits (B, K, W * split_ratio) from a SimCC head.
+        simcc_y: SimCC y logits (B, K, H * split_ratio) from a SimCC head.
+        keypoint_tokens: keypoint tokens after this cycle (B, K, D); None for CNN models.
+        visual_tokens: patch tokens after this cycle (B, N, D); None for CNN models.
+        attention: softmax attention per layer, each (B, heads, K + N, K + N); only when asked.
+        features: backbone feature map (B, C, h, w) the head read (used by feature distillation).
+    """
+
+    heatmaps: torch.Tensor | None = None
+    coords: torch.Tensor | None = None
+    sigma: torch.Tensor | None = None
+    score: torch.Tensor | None = None
+    simcc_x: torch.Tensor | None = None
+    simcc_y: torch.Tensor | None = None
+    keypoint_tokens: torch.Tensor | None = None
+    visual_tokens: torch.Tensor | None = None
+    attention: list[torch.Tensor] | None = None
+    features: torch.Tensor | None = None
+
+    def detach(self) -> "CycleOutput":
+        """A copy with every tensor detached (for caching in the explorer)."""
+        def _d(v):
+            if isinstance(v, torch.Tensor):
+                return v.detach()
+            if isinstance(v, list):
+                return [t.detach() for t in v]
+            return v
+        return CycleOutput(**{f.name: _d(getattr(self, f.name)) for f in fields(self)})
