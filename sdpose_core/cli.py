@@ -58,6 +58,39 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from sdpose_core.train.trainer import TrainOptions, train
+
+    for name in ("data", "val", "teacher"):
+        path = getattr(args, name)
+        if path is not None and not Path(path).exists():
+            raise CLIError(f"--{name} {path} does not exist")
+    opts = TrainOptions(recipe=args.recipe, data=args.data, val=args.val, out=args.out, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
+                        seed=args.seed, workers=args.workers, progress=not args.quiet,
+                        max_steps_per_epoch=args.max_steps)
+    history = train(opts)
+    last = history[-1] if history else {}
+    shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("AP", "AR", "PCK@0.2") if k in last)
+    print(f"finished {args.recipe} in {args.out}" + (f": {shown}" if shown else " (already complete)"))
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from sdpose_core import load_model
+    from sdpose_core.evaluate.predict import evaluate_model
+
+    model = load_model(args.model).eval()
+    metrics = evaluate_model(model, args.data, batch_size=args.batch_size, flip_test=args.flip_test,
+                             progress=not args.json, pck_alpha=args.pck_alpha)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for name, value in metrics.items():
+            print(f"{name:<10}{value:8.4f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdpose", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,6 +107,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the model zoo: params, GFLOPs, bundled checkpoints")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_models)
+
+    from sdpose_core.train.recipes import RECIPES
+
+    p = sub.add_parser("train", help="train a teacher or a student with a distillation recipe")
+    p.add_argument("--recipe", required=True, choices=list(RECIPES))
+    p.add_argument("--data", required=True, type=Path, help="COCO-format training folder")
+    p.add_argument("--val", type=Path, help="COCO-format validation folder (AP every epoch)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (resumes if it holds a run)")
+    p.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--teacher", type=Path, help="teacher checkpoint (distilpose, dwpose-s1, dwpose-s2)")
+    p.add_argument("--model", help="zoo name of the student (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
+    p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="COCO AP/AR and PCK of a model on a COCO-format folder")
+    p.add_argument("--model", required=True, help="zoo name or checkpoint path")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--flip-test", action="store_true")
+    p.add_argument("--pck-alpha", type=float, default=0.2)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_eval)
     return parser
 
 
@@ -82,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, FileNotFoundError, ValueError) as err:
+    except (CLIError, FileNotFoundError, ValueError, KeyError, FloatingPointError) as err:
         print(f"sdpose {args.command}: error: {err}", file=sys.stderr)
         return 2
 

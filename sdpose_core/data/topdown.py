@@ -1,0 +1,410 @@
+"""Top-down COCO-keypoints dataset: one person crop per item, for SynthPose and real COCO.
+
+A *source* is a folder or an annotation json in COCO keypoints format:
+
+* SynthPose: ``DIR/annotations.json`` + ``DIR/images/000000.png`` (file_name relative to images/).
+* Real COCO / OCHuman test data: ``DIR/test_coco.json`` with images beside it.
+
+``resolve_coco_source`` finds the json and the image folder; ``CocoKeypointDataset`` crops
+each annotated person (or each detection, for evaluation) with the transforms of
+``transforms.py``; ``load_image_crop`` does the same for a single user photo.
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from sdpose_core.data.coco_meta import NUM_KEYPOINTS
+from sdpose_core.data.transforms import (  # noqa: F401  (image helpers re-exported)
+    IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, AugmentParams, apply_affine, augment,
+    bbox_xywh_to_center_scale, crop_matrix, denormalize, flip_keypoint_order, get_affine_matrix,
+    normalize_image, to_rgb_uint8, warp_image,
+)
+
+
+TargetFn = Callable[[np.ndarray, np.ndarray], dict]
+_RESERVED_KEYS = {"image", "keypoints", "visible", "keypoint_flags", "meta"}
+
+
+# ----------------------------------------------------------------------------- source resolution
+
+@dataclass
+class CocoSource:
+    """Where a COCO-format dataset lives: its annotation json and its image folder."""
+
+    annotation_file: Path
+    image_dir: Path
+    data: dict = field(default_factory=dict, repr=False)  # the parsed json
+
+
+def load_json(path: Path) -> Any:
+    """Parse a json file, turning decode errors into a ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: malformed JSON ({e})") from e
+
+
+def _is_coco_dict(data: Any) -> bool:
+    return isinstance(data, dict) and "images" in data and "annotations" in data
+
+
+def _find_annotation_file(folder: Path) -> tuple[Path, dict]:
+    """annotations.json, else the single *.json with images + annotations (non-detection first)."""
+    default = folder / "annotations.json"
+    if default.is_file():
+        return default, load_json(default)
+    found: list[tuple[Path, dict]] = []
+    broken: list[ValueError] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = load_json(path)
+        except ValueError as e:  # a broken side file must not hide a good one
+            broken.append(e)
+            continue
+        if _is_coco_dict(data):
+            found.append((path, data))
+    if len(found) > 1:  # prefer files that are not detection results
+        non_det = [(p, d) for p, d in found if "det" not in p.stem.lower()]
+        found = non_det or found
+    if len(found) == 1:
+        return found[0]
+    if not found and broken:
+        raise broken[0]
+    if not found:
+        jsons = sorted(p.name for p in folder.glob("*.json"))
+        raise FileNotFoundError(
+            f"no COCO keypoints annotation json in {folder} (looked for annotations.json or a *.json "
+            f"with 'images' and 'annotations' keys; json files present: {jsons or 'none'})")
+    names = [p.name for p, _ in found]
+    raise ValueError(f"several annotation files in {folder}: {names}; pass one json path")
+
+
+def _find_image_dir(folder: Path, data: dict) -> Path:
+    """folder/images or folder itself: whichever holds the first listed image."""
+    candidates = [folder / "images", folder]
+    images = data.get("images") or []
+    first = images[0].get("file_name") if images and isinstance(images[0], dict) else None
+    if first:
+        for cand in candidates:
+            if (cand / first).is_file():
+                return cand
+    return candidates[0] if candidates[0].is_dir() else folder
+
+
+def resolve_coco_source(source: str | Path) -> CocoSource:
+    """Find the annotation json and image folder of a COCO-format dataset.
+
+    Args:
+        source: a folder (uses ``annotations.json``, or the single *.json holding 'images'
+            and 'annotations', preferring names without "det") or a json file path.
+
+    Raises:
+        FileNotFoundError: the path does not exist, or a folder has no annotation json.
+        ValueError: malformed json, not COCO-shaped, or several candidate files.
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"dataset source not found: {path}")
+    if path.is_dir():
+        ann_file, data = _find_annotation_file(path)
+    else:
+        ann_file, data = path, load_json(path)
+    if not _is_coco_dict(data):
+        raise ValueError(f"{ann_file}: not a COCO keypoints file (needs 'images' and 'annotations')")
+    return CocoSource(annotation_file=ann_file, image_dir=_find_image_dir(ann_file.parent, data), data=data)
+
+
+# ----------------------------------------------------------------------------- instances
+
+@dataclass
+class Instance:
+    """One person to crop: a GT annotation or a detection."""
+
+    image_id: int
+    ann_id: int  # -1 for detections
+    bbox: np.ndarray  # (4,) xywh
+    keypoints: np.ndarray  # (17, 3) image pixels + COCO v (zeros for detections)
+    score: float = 1.0
+
+
+def _person_category_ids(data: dict) -> set[int]:
+    cats = data.get("categories") or []
+    ids = {c["id"] for c in cats if isinstance(c, dict) and c.get("name") == "person"}
+    return ids or {1}
+
+
+def _clip_bbox(bbox: list[float], width: int, height: int) -> np.ndarray | None:
+    """mmpose 0.x box sanitation: clip to the image, drop empty boxes."""
+    x, y, w, h = (float(v) for v in bbox)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
+
+
+def gt_instances(data: dict, images: dict[int, dict], min_keypoints: int = 1) -> list[Instance]:
+    """Person annotations with >= min_keypoints labelled joints (iscrowd ignored)."""
+    person_ids = _person_category_ids(data)
+    out: list[Instance] = []
+    for ann in data["annotations"]:
+        if ann.get("iscrowd", 0) or ann.get("category_id", 1) not in person_ids:
+            continue
+        kpts = np.asarray(ann.get("keypoints") or [], dtype=np.float64)
+        img = images.get(ann.get("image_id"))
+        if kpts.size != NUM_KEYPOINTS * 3 or img is None or "bbox" not in ann:
+            continue
+        kpts = kpts.reshape(NUM_KEYPOINTS, 3)
+        if int((kpts[:, 2] > 0).sum()) < max(1, min_keypoints):
+            continue
+        bbox = _clip_bbox(ann["bbox"], int(img["width"]), int(img["height"]))
+        if bbox is not None:
+            out.append(Instance(int(ann["image_id"]), int(ann.get("id", -1)), bbox, kpts))
+    return out
+
+
+def detection_instances(
+    path: str | Path, images: dict[int, dict], score_thr: float = 0.0
+) -> list[Instance]:
+    """Person boxes from a COCO results-format json (list of {image_id, bbox, score})."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"detection file not found: {path}")
+    dets = load_json(path)
+    if not isinstance(dets, list):
+        raise ValueError(f"{path}: detections must be a results-format list of "
+                         "{image_id, category_id, bbox, score}")
+    out: list[Instance] = []
+    for det in dets:
+        if det.get("category_id", 1) != 1 or det.get("image_id") not in images:
+            continue
+        score = float(det.get("score", 1.0))
+        if score < score_thr:
+            continue
+        bbox = np.asarray(det["bbox"], dtype=np.float64).reshape(4)
+        out.append(Instance(int(det["image_id"]), -1, bbox, np.zeros((NUM_KEYPOINTS, 3)), score))
+    return out
+
+
+# ----------------------------------------------------------------------------- images
+
+def read_image_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB (cv2 IMREAD_COLOR also expands grayscale)."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"cannot read image: {path}")
+    return cv2.cvtColor(to_rgb_uint8(img), cv2.COLOR_BGR2RGB)
+
+
+# ----------------------------------------------------------------------------- cropping
+
+def crop_sample(
+    image: np.ndarray, params: AugmentParams, keypoints: np.ndarray, input_size: tuple[int, int]
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop one window and map its keypoints.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        params: window (center, scale, rotation, flipped).
+        keypoints: (17, 3) image keypoints with COCO v.
+        input_size: (H, W) of the crop.
+
+    Returns:
+        image tensor (3, H, W), keypoints (17, 2) in crop pixels (0 where unlabelled),
+        visible (17,) = labelled and inside the crop, flags (17,) raw v, matrix (2, 3) crop <- image.
+    """
+    out_h, out_w = input_size
+    base = get_affine_matrix(params.center, params.scale, params.rotation, input_size)
+    crop = warp_image(image, base, input_size)  # (H, W, 3)
+    if params.flipped:  # the mirror of the crop is exactly the crop of the mirrored window
+        crop = crop[:, ::-1]
+    matrix = crop_matrix(params, input_size)
+    kpts = apply_affine(keypoints[:, :2], matrix)  # (17, 2)
+    flags = keypoints[:, 2].copy()  # (17,)
+    if params.flipped:
+        kpts, flags = flip_keypoint_order(kpts, axis=0), flip_keypoint_order(flags, axis=0)
+    labelled = flags > 0
+    inside = (kpts[:, 0] >= 0) & (kpts[:, 0] < out_w) & (kpts[:, 1] >= 0) & (kpts[:, 1] < out_h)
+    kpts[~labelled] = 0.0
+    visible = (labelled & inside).astype(np.float32)
+    return normalize_image(crop), kpts.astype(np.float32), visible, flags, matrix
+
+
+def _meta(inst: Instance, params: AugmentParams, matrix: np.ndarray, image_hw: tuple[int, int],
+          input_size: tuple[int, int], **extra: Any) -> dict[str, Any]:
+    return dict(
+        image_id=inst.image_id, ann_id=inst.ann_id, score=inst.score,
+        bbox=inst.bbox.astype(np.float64), center=params.center.astype(np.float64),
+        scale=params.scale.astype(np.float64), rotation=float(params.rotation),
+        flipped=bool(params.flipped), half_body=params.half_body,
+        orig_keypoints=inst.keypoints.astype(np.float64), image_size=np.asarray(image_hw, dtype=np.int64),
+        input_size=np.asarray(input_size, dtype=np.int64), matrix=matrix, **extra,
+    )
+
+
+def load_image_crop(
+    image: np.ndarray,
+    bbox: np.ndarray | list[float] | None = None,
+    input_size: tuple[int, int] = (256, 192),
+    padding: float = 1.25,
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Network input + meta for one user image (the explorer's entry point).
+
+    Args:
+        image: (H, W, 3) RGB uint8 (gray / RGBA are converted).
+        bbox: person box (x, y, w, h); None uses the whole image (0, 0, W, H), as mmpose's
+            ``inference_topdown`` does without boxes.
+        input_size: (H, W) of the network input; 256x192 as SDPose / DistilPose COCO.
+        padding: 1.25, mmpose's ``GetBBoxCenterScale`` default.
+
+    Returns:
+        image tensor (3, H, W) normalised, and meta (same keys as dataset items) for
+        ``crop_to_image``.
+    """
+    rgb = to_rgb_uint8(image)
+    h, w = rgb.shape[:2]
+    box = np.array([0.0, 0.0, w, h]) if bbox is None else np.asarray(bbox, dtype=np.float64).reshape(4)
+    center, scale = bbox_xywh_to_center_scale(box, input_size[1] / input_size[0], padding)
+    params = AugmentParams(center=center, scale=scale)
+    inst = Instance(-1, -1, box, np.zeros((NUM_KEYPOINTS, 3)))
+    tensor, _, _, _, matrix = crop_sample(rgb, params, inst.keypoints, input_size)
+    return tensor, _meta(inst, params, matrix, (h, w), input_size, index=-1, file_name="")
+
+
+# ----------------------------------------------------------------------------- dataset
+
+class CocoKeypointDataset(Dataset):
+    """Person crops of a COCO-keypoints folder (SynthPose or real COCO).
+
+    Args:
+        source: folder or annotation json (see ``resolve_coco_source``).
+        input_size: (H, W); 256x192 as SDPose / DistilPose / DWPose COCO configs.
+        train: apply augmentation (``augment`` or the ``AugmentConfig()`` defaults).
+        augment: augmentation settings, used only when ``train``.
+        seed: base seed; sample i of epoch e uses ``np.random.default_rng([seed, e, i])``.
+        target_fn: ``fn(keypoints (17, 2), visible (17,)) -> dict of arrays`` merged into items
+            (codec targets such as heatmaps or SimCC labels).
+        use_detections: results-format json of person boxes; items are then detections
+            (for evaluation, as mmpose's ``use_gt_bbox=False``), keypoints all zero.
+        min_keypoints: keep persons with at least this many labelled keypoints (mmpose: 1).
+        padding: bbox padding, 1.25 as mmpose ``TopDownGetBboxCenterScale``.
+        det_score_thr: drop detections below this score; 0.0 as SDPose's ``det_bbox_thr``.
+        cache_images: decoded images kept in a per-process LRU cache.
+    """
+
+    def __init__(
+        self,
+        source: str | Path,
+        input_size: tuple[int, int] = (256, 192),
+        train: bool = False,
+        augment: AugmentConfig | None = None,
+        seed: int = 0,
+        target_fn: TargetFn | None = None,
+        use_detections: str | Path | None = None,
+        min_keypoints: int = 1,
+        padding: float = 1.25,
+        det_score_thr: float = 0.0,
+        cache_images: int = 32,
+    ) -> None:
+        self.source = resolve_coco_source(source)
+        self.annotation_file, self.image_dir = self.source.annotation_file, self.source.image_dir
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.aspect_ratio = self.input_size[1] / self.input_size[0]
+        self.train, self.seed, self.epoch = bool(train), int(seed), 0
+        self.augment_config = (augment or AugmentConfig()) if train else None
+        self.target_fn, self.padding = target_fn, float(padding)
+        self.cache_images = int(cache_images)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        data = self.source.data
+        self.images = {int(img["id"]): img for img in data["images"]}
+        if use_detections is not None:
+            self.instances = detection_instances(use_detections, self.images, det_score_thr)
+            if not self.instances:
+                raise ValueError(
+                    f"{use_detections}: no person detections for images of {self.annotation_file}")
+        else:
+            self.instances = gt_instances(data, self.images, min_keypoints)
+            if not self.instances:
+                raise ValueError(
+                    f"{self.annotation_file}: no person annotations with >= {max(1, min_keypoints)} "
+                    "labelled keypoints (iscrowd ignored)")
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation stream: same (seed, epoch, index) -> same sample.
+
+        Call it before creating the epoch's DataLoader iterator (workers copy the dataset
+        then; with ``persistent_workers=True`` they would keep the old epoch).
+        """
+        self.epoch = int(epoch)
+
+    def image_path(self, image_id: int) -> Path:
+        return self.image_dir / self.images[image_id]["file_name"]
+
+    def load_image(self, image_id: int) -> np.ndarray:
+        """(H, W, 3) uint8 RGB, through the LRU cache."""
+        if image_id in self._cache:
+            self._cache.move_to_end(image_id)
+            return self._cache[image_id]
+        img = read_image_rgb(self.image_path(image_id))
+        if self.cache_images > 0:
+            self._cache[image_id] = img
+            while len(self._cache) > self.cache_images:
+                self._cache.popitem(last=False)
+        return img
+
+    def window(self, index: int) -> AugmentParams:
+        """The crop window of item ``index`` at the current epoch (augmented when training)."""
+        inst = self.instances[index]
+        center, scale = bbox_xywh_to_center_scale(inst.bbox, self.aspect_ratio, self.padding)
+        if self.augment_config is None:
+            return AugmentParams(center=center, scale=scale)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return augment(center, scale, inst.keypoints, self.augment_config, rng, self.aspect_ratio)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} instances")
+        inst = self.instances[index]
+        image = self.load_image(inst.image_id)
+        params = self.window(index)
+        tensor, kpts, visible, flags, matrix = crop_sample(image, params, inst.keypoints, self.input_size)
+        item: dict[str, Any] = {
+            "image": tensor,  # (3, H, W)
+            "keypoints": torch.from_numpy(kpts),  # (17, 2)
+            "visible": torch.from_numpy(visible),  # (17,)
+            "keypoint_flags": torch.from_numpy(flags.astype(np.int64)),  # (17,)
+            "meta": _meta(inst, params, matrix, image.shape[:2], self.input_size,
+                          index=index, file_name=str(self.image_path(inst.image_id))),
+        }
+        if self.target_fn is not None:
+            for key, value in self.target_fn(kpts, visible).items():
+                if key in _RESERVED_KEYS:
+                    raise ValueError(f"target_fn returned reserved key {key!r}")
+                item[key] = value if isinstance(value, torch.Tensor) else torch.as_tensor(np.asarray(value))
+        return item
+
+
+def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack tensors of a list of items; ``meta`` (and any non-tensor) stays a list."""
+    out: dict[str, Any] = {}
+    for key in batch[0]:
+        values = [item[key] for item in batch]
+        if key != "meta" and all(isinstance(v, torch.Tensor) for v in values):
+            out[key] = torch.stack(values)
+        else:
+            out[key] = values
+    return out

@@ -1,0 +1,117 @@
+"""Training objectives: what a recipe's loss reads from a batch and the models' outputs.
+
+Each objective is a small module ``objective(student, batch, epoch, max_epochs) -> dict`` of
+named loss terms with a ``total``. The distillation maths lives in ``sdpose_core.distill``;
+here we only wire model outputs and targets to it.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sdpose_core.distill.distilpose import DistilPoseLoss, coord_smooth_l1_loss
+from sdpose_core.distill.dwpose import DWPoseStage1Loss, DWPoseStage2Loss, KLDiscretLoss
+from sdpose_core.distill.sdpose import SDPoseLoss
+from sdpose_core.models.outputs import CycleOutput
+
+
+def token_grid_features(output: CycleOutput, grid_size: tuple[int, int]) -> torch.Tensor:
+    """Final visual tokens as a feature map (B, D, gh, gw): the "last backbone stage" of a token model."""
+    vis = output.visual_tokens  # (B, N, D)
+    b, n, d = vis.shape
+    return vis.transpose(1, 2).reshape(b, d, *grid_size)
+
+
+@torch.no_grad()
+def _teacher_outputs(teacher: nn.Module, images: torch.Tensor) -> CycleOutput:
+    return teacher(images, cycles=1)[0]
+
+
+class HeatmapObjective(nn.Module):
+    """Heatmap MSE, summed over the cycles run; with ``token_weight > 0`` this is SDPose.
+
+    Args:
+        cycles: cycles run in training (None = all of the model's; 1 = single pass, no MCT).
+        token_weight: 5e-6 for SDPose (official configs), 0 for a plain heatmap model.
+    """
+
+    def __init__(self, cycles: int | None = None, token_weight: float = 0.0) -> None:
+        super().__init__()
+        self.cycles = cycles
+        self.loss = SDPoseLoss(token_weight=token_weight)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        outputs = student(batch["image"], cycles=self.cycles)
+        terms = self.loss.from_cycles(outputs, batch["heatmaps"], batch["target_weight"].unsqueeze(-1))
+        if len(outputs) == 1:  # no consecutive cycles: the token terms are empty
+            terms = {"heatmap_loss": terms["heatmap_loss"], "total": terms["total"]}
+        return terms
+
+
+class RegressionObjective(nn.Module):
+    """Plain regression student: SmoothL1 on normalised coordinates (DistilPose's ``reg_loss``)."""
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        out = student(batch["image"], cycles=1)[0]
+        loss = coord_smooth_l1_loss(out.coords, batch["coords"], batch["coord_weight"])
+        return {"reg_loss": loss, "total": loss}
+
+
+class DistilPoseObjective(nn.Module):
+    """DistilPose: reg_loss + token distillation + simulated-heatmap + score losses vs a frozen teacher."""
+
+    def __init__(self, teacher: nn.Module, **loss_options) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.loss = DistilPoseLoss(**loss_options)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        out = student(batch["image"], cycles=1)
+        teacher_out = _teacher_outputs(self.teacher, batch["image"])
+        return self.loss.from_outputs(out, teacher_out, batch["coord_weight"], batch["coords"])
+
+
+class SimCCObjective(nn.Module):
+    """RTMPose GT loss: KLDiscretLoss(beta=10, label_softmax=True) on SimCC labels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loss = KLDiscretLoss()
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        out = student(batch["image"], cycles=1)[0]
+        loss = self.loss(out.simcc_x, out.simcc_y, batch["simcc_x"], batch["simcc_y"], batch["target_weight"])
+        return {"loss_kpt": loss, "total": loss}
+
+
+class DWPoseStage1Objective(nn.Module):
+    """DWPose stage 1: GT KL + r(t) * (aligned feature MSE + 0.1 * logit KD), r(t) = 1 - t / T."""
+
+    def __init__(self, teacher: nn.Module, student_channels: int, teacher_channels: int,
+                 grid_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.teacher, self.grid_size = teacher, grid_size
+        self.loss = DWPoseStage1Loss(student_channels, teacher_channels)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s = student(batch["image"], cycles=1)[0]
+        t = _teacher_outputs(self.teacher, batch["image"])
+        self.loss.max_epochs = max_epochs
+        return self.loss(
+            s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y,
+            token_grid_features(s, self.grid_size), token_grid_features(t, self.grid_size), epoch,
+            label_x=batch["simcc_x"], label_y=batch["simcc_y"], target_weight=batch["target_weight"])
+
+
+class DWPoseStage2Objective(nn.Module):
+    """DWPose stage 2: frozen backbone, new head trained with the logit loss (weight 1) only."""
+
+    def __init__(self, teacher: nn.Module) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.loss = DWPoseStage2Loss()
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s = student(batch["image"], cycles=1)[0]
+        t = _teacher_outputs(self.teacher, batch["image"])
+        return self.loss(s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y)

@@ -1,0 +1,216 @@
+"""The training loop: seeded, resumable, atomic checkpoints every epoch, AP on val every epoch.
+
+``train(TrainOptions(...))`` is what ``sdpose train`` calls; the same function runs under
+``torchrun`` (DDP) when the environment describes a process group.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from tqdm.auto import tqdm
+
+from sdpose_core.data.topdown import CocoKeypointDataset, collate
+from sdpose_core.evaluate.predict import codec_for, evaluate_model
+from sdpose_core.io.checkpoint import load_model, save_model
+from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed
+from sdpose_core.train.recipes import build_objective, build_student, get_recipe
+from sdpose_core.train.run_dir import RunDir
+from sdpose_core.train.targets import CodecTargets
+
+
+@dataclass
+class TrainOptions:
+    """Arguments of one training run (``sdpose train``); None means the recipe's default."""
+
+    recipe: str
+    data: Path
+    out: Path
+    val: Path | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    teacher: Path | None = None
+    model: str | None = None
+    seed: int = 0
+    workers: int = 0
+    progress: bool = True
+    max_steps_per_epoch: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        recipe = get_recipe(self.recipe)
+        self.epochs = recipe.epochs if self.epochs is None else int(self.epochs)
+        self.batch_size = recipe.batch_size if self.batch_size is None else int(self.batch_size)
+        self.lr = recipe.lr if self.lr is None else float(self.lr)
+        if self.epochs <= 0:
+            raise ValueError(f"--epochs must be > 0, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ValueError(f"--batch-size must be > 0, got {self.batch_size}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"--lr must be a positive number, got {self.lr}")
+
+    def to_json(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def keep_frozen_norms_in_eval(model: nn.Module) -> None:
+    """BatchNorm layers whose parameters are frozen also keep their running statistics
+    (a frozen backbone, as in DWPose stage 2, must not drift through its BN buffers)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if not any(p.requires_grad for p in module.parameters()):
+                module.eval()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
+    """Linear warm-up then cosine decay to 1 % of ``base``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+class Trainer:
+    """Owns the models, data, optimiser and run folder of one run."""
+
+    def __init__(self, opts: TrainOptions) -> None:
+        self.opts, self.recipe = opts, get_recipe(opts.recipe)
+        self.dist: DistInfo = setup_distributed()
+        seed_everything(opts.seed + self.dist.rank)
+        self.run = RunDir(opts.out)
+        self.teacher = load_model(opts.teacher) if opts.teacher else None
+        self.student = build_student(self.recipe, opts.model, self.teacher)
+        self.objective = build_objective(self.recipe, self.student, self.teacher)
+        codec = codec_for(self.student.config)
+        self.train_set = CocoKeypointDataset(opts.data, self.student.config.input_size, train=True,
+                                             seed=opts.seed, target_fn=CodecTargets(codec))
+        self.val_set = CocoKeypointDataset(opts.val, self.student.config.input_size) if opts.val else None
+        params = [p for p in (*self.student.parameters(), *self._objective_params()) if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=self.recipe.weight_decay)
+        self.model = self.student
+        if self.dist.enabled:
+            self.model = nn.parallel.DistributedDataParallel(self.student)
+        self.steps_per_epoch = self._steps_per_epoch()
+        self.start_epoch = self._resume()
+
+    def _objective_params(self) -> list[nn.Parameter]:
+        """Trainable parameters owned by the loss (e.g. DWPose's 1x1 align conv), never the teacher's."""
+        return [p for n, p in self.objective.named_parameters() if not n.startswith("teacher.")]
+
+    def _objective_state(self) -> dict:
+        return {k: v for k, v in self.objective.state_dict().items() if not k.startswith("teacher.")}
+
+    def _steps_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.train_set) / self.dist.world_size)
+        steps = max(1, per_rank // self.opts.batch_size)
+        return min(steps, self.opts.max_steps_per_epoch or steps)
+
+    def _loader(self, epoch: int) -> DataLoader:
+        self.train_set.set_epoch(epoch)
+        if self.dist.enabled:
+            sampler = DistributedSampler(self.train_set, seed=self.opts.seed, drop_last=True)
+            sampler.set_epoch(epoch)
+        else:
+            generator = torch.Generator().manual_seed(self.opts.seed * 1000 + epoch)
+            sampler = RandomSampler(self.train_set, generator=generator)
+        return DataLoader(self.train_set, batch_size=self.opts.batch_size, sampler=sampler, drop_last=True,
+                          num_workers=self.opts.workers, collate_fn=collate)
+
+    def _resume(self) -> int:
+        """Continue after the last finished epoch if the run folder holds one; else start at 0."""
+        state = self.run.load_state()
+        if state is None:
+            if self.dist.is_main:
+                self.run.write_config(self.opts.to_json())
+            return 0
+        previous = self.run.read_config() or {}
+        if previous.get("recipe") != self.opts.recipe:
+            raise ValueError(f"{self.run.root} holds a {previous.get('recipe')!r} run; "
+                             f"use another --out for recipe {self.opts.recipe!r}")
+        self.student.load_state_dict(state["model"])
+        self.objective.load_state_dict(state["objective"], strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        epoch = int(state["epoch"])
+        if self.dist.is_main:
+            self.run.truncate_metrics_after(epoch)
+        return epoch + 1
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        self.model.train()
+        keep_frozen_norms_in_eval(self.student)
+        sums: dict[str, float] = {}
+        loader = self._loader(epoch)
+        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"{self.recipe.name} epoch {epoch + 1}/{self.opts.epochs}",
+                   disable=not (self.opts.progress and self.dist.is_main), leave=False)
+        for step, batch in enumerate(bar):
+            if step >= self.steps_per_epoch:
+                break
+            global_step = epoch * self.steps_per_epoch + step
+            for group in self.optimizer.param_groups:
+                group["lr"] = cosine_lr(global_step, self.opts.epochs * self.steps_per_epoch, self.opts.lr,
+                                        warmup=min(100, self.steps_per_epoch))
+            terms = self.objective(self.model, batch, epoch, self.opts.epochs)
+            loss = terms["total"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} step {step}; "
+                                         "lower --lr (the last finished epoch is kept in the run folder)")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+        count = max(1, min(self.steps_per_epoch, step + 1))
+        return {k: float(all_reduce_mean(torch.tensor(v / count), self.dist)) for k, v in sums.items()}
+
+    def checkpoint(self, epoch: int, record: dict) -> None:
+        """Snapshot (a loadable model) first, then the full state; both atomic."""
+        save_model(self.student, self.run.snapshot_path(epoch), epoch=epoch, metrics=record,
+                   recipe=self.recipe.name)
+        self.run.save_state({"epoch": epoch, "model": self.student.state_dict(),
+                             "objective": self._objective_state(), "optimizer": self.optimizer.state_dict(),
+                             "torch_rng": torch.get_rng_state()})
+        self.run.log(record)
+
+    def fit(self) -> list[dict]:
+        history = []
+        for epoch in range(self.start_epoch, self.opts.epochs):
+            start = time.perf_counter()
+            losses = self.train_epoch(epoch)
+            record = {"epoch": epoch, "split": "train", "seconds": round(time.perf_counter() - start, 2), **losses}
+            if self.dist.is_main:
+                if self.val_set is not None:
+                    record.update(evaluate_model(self.student, self.val_set, progress=False))
+                self.checkpoint(epoch, record)
+                if self.opts.progress:
+                    shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k in ("total", "AP", "PCK@0.2"))
+                    tqdm.write(f"[{self.recipe.name}] epoch {epoch + 1}/{self.opts.epochs}: {shown}")
+            barrier(self.dist)
+            history.append(record)
+        if self.dist.is_main:
+            save_model(self.student, self.run.root / "model.pt", recipe=self.recipe.name, epochs=self.opts.epochs)
+        return history
+
+
+def train(opts: TrainOptions) -> list[dict]:
+    """Train (or resume) a run; returns the per-epoch records of this invocation."""
+    trainer = Trainer(opts)
+    try:
+        return trainer.fit()
+    finally:
+        cleanup(trainer.dist)

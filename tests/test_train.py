@@ -1,0 +1,132 @@
+"""The trainer: every recipe trains, runs resume, teachers stay frozen, a SIGKILL loses nothing."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from sdpose_core import load_model
+from sdpose_core.data.synthpose import generate_dataset
+from sdpose_core.io.checkpoint import save_model
+from sdpose_core.models.zoo import build_model, get_config
+from sdpose_core.train.run_dir import RunDir
+from sdpose_core.train.trainer import TrainOptions, train
+
+TINY = dict(epochs=2, batch_size=8, max_steps_per_epoch=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("synth")
+    return {"train": generate_dataset(root / "train", num=48, seed=1, progress=False),
+            "val": generate_dataset(root / "val", num=16, seed=2, progress=False)}
+
+
+def _teacher(tmp_path: Path, zoo_name: str, **overrides) -> Path:
+    torch.manual_seed(0)
+    return save_model(build_model(get_config(zoo_name, **overrides)), tmp_path / f"{zoo_name}-teacher.pt")
+
+
+@pytest.mark.parametrize("recipe", ["teacher", "baseline", "sdpose", "regression", "simcc"])
+def test_recipe_trains_and_writes_run(recipe, synth, tmp_path):
+    history = train(TrainOptions(recipe=recipe, data=synth["train"], val=synth["val"], out=tmp_path, **TINY))
+    assert [r["epoch"] for r in history] == [0, 1]
+    assert all(0.0 <= r["AP"] <= 1.0 and torch.isfinite(torch.tensor(r["total"])) for r in history)
+    run = RunDir(tmp_path)
+    assert [p.name for p in run.snapshots()] == ["epoch_000.pt", "epoch_001.pt"]
+    assert [r["epoch"] for r in run.read_metrics()] == [0, 1]
+    expected = {"teacher": "synth-teacher", "regression": "synth-regression", "simcc": "synth-simcc"}
+    assert load_model(tmp_path / "model.pt").config.name == expected.get(recipe, "synth-student")
+
+
+def test_sdpose_logs_token_terms_and_baseline_does_not(synth, tmp_path):
+    sd = train(TrainOptions(recipe="sdpose", data=synth["train"], out=tmp_path / "sd", **TINY))
+    base = train(TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path / "b", **TINY))
+    assert sd[0]["kpt_dist_loss"] > 0 and sd[0]["vis_dist_loss"] > 0
+    assert "kpt_dist_loss" not in base[0]
+
+
+def test_loss_goes_down(synth, tmp_path):
+    history = train(TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path, epochs=3, batch_size=8,
+                                 max_steps_per_epoch=6, lr=2e-3, progress=False))
+    assert history[-1]["total"] < history[0]["total"]
+
+
+def test_distilpose_teacher_stays_frozen(synth, tmp_path):
+    teacher_path = _teacher(tmp_path, "synth-teacher")
+    before = torch.load(teacher_path, weights_only=True)["state_dict"]
+    history = train(TrainOptions(recipe="distilpose", data=synth["train"], out=tmp_path / "run",
+                                 teacher=teacher_path, **TINY))
+    for key in ("reg_loss", "reg2hm_loss", "score_loss", "kpt_dist_loss", "vis_dist_loss"):
+        assert key in history[0]
+    after = torch.load(teacher_path, weights_only=True)["state_dict"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_dwpose_two_stages(synth, tmp_path):
+    teacher_path = _teacher(tmp_path, "synth-simcc", depth=6)
+    s1 = train(TrainOptions(recipe="dwpose-s1", data=synth["train"], out=tmp_path / "s1",
+                            teacher=teacher_path, **TINY))
+    assert s1[1]["decay"] == pytest.approx(0.5)  # r(t) = 1 - t / T with 0-based t, T = 2
+    s2 = train(TrainOptions(recipe="dwpose-s2", data=synth["train"], out=tmp_path / "s2",
+                            teacher=tmp_path / "s1" / "model.pt", **TINY))
+    assert set(s2[0]) >= {"loss_logit", "total"} and "loss_kpt" not in s2[0]
+    stage1 = load_model(tmp_path / "s1" / "model.pt").state_dict()
+    stage2 = load_model(tmp_path / "s2" / "model.pt").state_dict()
+    assert all(torch.equal(stage1[k], stage2[k]) for k in stage1 if not k.startswith("head."))
+    assert any(not torch.equal(stage1[k], stage2[k]) for k in stage1 if k.startswith("head."))
+
+
+def test_teacher_with_wrong_head_is_refused(synth, tmp_path):
+    with pytest.raises(ValueError, match="heatmap head"):
+        train(TrainOptions(recipe="distilpose", data=synth["train"], out=tmp_path / "r",
+                           teacher=_teacher(tmp_path, "synth-simcc"), **TINY))
+    with pytest.raises(ValueError, match="needs --teacher"):
+        train(TrainOptions(recipe="dwpose-s1", data=synth["train"], out=tmp_path / "r2", **TINY))
+
+
+@pytest.mark.parametrize("field,value", [("epochs", 0), ("epochs", -3), ("batch_size", 0), ("lr", -1.0)])
+def test_absurd_options_are_refused(field, value, synth, tmp_path):
+    with pytest.raises(ValueError, match=field.replace("_", "-")):
+        TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path, **{field: value})
+
+
+def test_resume_continues_after_last_finished_epoch(synth, tmp_path):
+    first = train(TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path, **{**TINY, "epochs": 1}))
+    resumed = train(TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path, **{**TINY, "epochs": 3}))
+    assert [r["epoch"] for r in resumed] == [1, 2]
+    logged = RunDir(tmp_path).read_metrics()
+    assert [r["epoch"] for r in logged] == [0, 1, 2]
+    assert logged[0]["total"] == first[0]["total"]
+    with pytest.raises(ValueError, match="holds a 'baseline' run"):
+        train(TrainOptions(recipe="sdpose", data=synth["train"], out=tmp_path, **TINY))
+
+
+def test_sigkill_then_resume_loses_no_finished_epoch(synth, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sdpose_core", "train", "--recipe", "baseline", "--data", str(synth["train"]),
+           "--out", str(out), "--epochs", "4", "--batch-size", "8", "--max-steps", "3", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (out / "history" / "epoch_000.pt").exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "first epoch never finished"
+        time.sleep(0.05)
+    time.sleep(0.3)  # somewhere inside a later epoch or a checkpoint write
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = torch.load(out / "last.pt", weights_only=True)  # never torn
+    finished = state["epoch"]
+    assert finished >= 0
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    epochs = [r["epoch"] for r in RunDir(out).read_metrics()]
+    assert epochs == [0, 1, 2, 3]
+    assert json.loads((out / "config.json").read_text())["recipe"] == "baseline"
