@@ -58,7 +58,8 @@ def make_grid(seed: int, per_row: int, size: tuple[int, int], annotate_points: b
             tiles.append(cv2.copyMakeBorder(tile, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
         row = np.concatenate(tiles, 1)
         label = np.zeros((row.shape[0], 90, 3), np.uint8)
-        cv2.putText(label, name, (6, row.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(label, name, (6, row.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
+                    cv2.LINE_AA)
         rows.append(np.concatenate([label, row], 1))
     return np.concatenate(rows, 0)
 

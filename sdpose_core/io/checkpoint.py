@@ -130,6 +130,8 @@ def check_finite(state_dict: dict[str, torch.Tensor], source: str) -> None:
 def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
     """Load every tensor or raise a CheckpointError listing missing, unexpected and wrong-shape keys."""
     own = model.state_dict()
+    # BatchNorm step counters are unused in eval and absent from some older mmcv files: keep ours
+    state_dict = {**{k: v for k, v in own.items() if k.endswith("num_batches_tracked")}, **state_dict}
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
     shapes = [f"{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}"
@@ -229,10 +231,12 @@ def load_model(name_or_path: str | os.PathLike, map_location: Any = "cpu", *, cy
         ckpt = bundled_checkpoint(name)
         if ckpt is not None:
             return load_model(ckpt, map_location, cycle_num=cycle_num)
-        model = build_model(name, **({"cycle_num": int(cycle_num)} if cycle_num else {}))
+        model = build_model(name, **({"cycle_num": int(cycle_num)} if cycle_num is not None else {}))
     else:
         raise CheckpointError(f"{name_or_path}: no such file, and not a zoo model ({', '.join(ZOO)})")
-    return model.to(map_location).eval() if map_location is not None else model.eval()
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)
+    return model.eval()
 
 
 # ---- writing -----------------------------------------------------------------------------------

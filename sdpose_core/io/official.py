@@ -128,7 +128,11 @@ def infer_config(layout: str, backbone: dict, head: dict, *, heads: int = 8, cyc
                stem_planes=planes, stem_blocks=blocks, patch_size=patch, dim=dim, depth=depth, heads=heads,
                mlp_ratio=mlp_ratio, attn_scale="dim" if layout == "tokenpose-s" else "head",
                pos_embedding=pos_embedding or ("learnable" if learnable else "sine-full"), **head_kw)
-    cfg["cycle_num"] = cycle_num or _default_cycles(layout, cfg, zoo or {})
+    match = _zoo_match(layout, cfg, zoo or {})
+    if match is not None:
+        cfg["name"] = f"{match.name}-official"
+    default_cycles = 1 if layout != "sdpose" else (match.cycle_num if match is not None else 2)
+    cfg["cycle_num"] = cycle_num if cycle_num is not None else default_cycles
     return ModelConfig(**cfg)
 
 
@@ -180,11 +184,12 @@ def _infer_patch(pos: torch.Tensor, learnable: bool, n: int, area: int, input_si
     return min(cands, key=lambda c: abs(math.log((c[0] / c[1]) / (fh / fw))))
 
 
-def _default_cycles(layout: str, cfg: dict, zoo: dict[str, ModelConfig]) -> int:
+def _zoo_match(layout: str, cfg: dict, zoo: dict[str, ModelConfig]) -> ModelConfig | None:
+    """The official SDPose zoo config with the same depth, patch, input size and width, if any."""
     if layout != "sdpose":
-        return 1
+        return None
+    key = (cfg["depth"], tuple(cfg["patch_size"]), tuple(cfg["input_size"]), cfg["dim"], cfg["head"])
     for z in zoo.values():
-        if z.name.startswith("sdpose") and (z.depth, tuple(z.patch_size), tuple(z.input_size), z.dim) == \
-                (cfg["depth"], tuple(cfg["patch_size"]), tuple(cfg["input_size"]), cfg["dim"]):
-            return z.cycle_num
-    return 2
+        if z.name.startswith("sdpose") and (z.depth, tuple(z.patch_size), tuple(z.input_size), z.dim, z.head) == key:
+            return z
+    return None

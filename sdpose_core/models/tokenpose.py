@@ -77,15 +77,17 @@ class TokenPoseModel(nn.Module):
 
     Args:
         cfg: the model config; ``cfg.cycle_num`` is the number of cycles trained (SDPose-T 3).
+        head: a head module mapping keypoint tokens (B, K, D) to a CycleOutput; default the one
+            ``cfg.head`` names (a custom head is not re-created by ``load_model``).
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, head: nn.Module | None = None) -> None:
         super().__init__()
         self.config = cfg
         self.cycle_num = cfg.cycle_num
         self.backbone = StemNet(cfg.stem_channels, cfg.stem_planes, cfg.stem_blocks)
         self.encoder = TokenPoseEncoder(cfg, self.backbone.out_channels)
-        self.head = build_head(cfg)
+        self.head = build_head(cfg) if head is None else head
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

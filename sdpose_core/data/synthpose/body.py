@@ -5,6 +5,7 @@ z is nearer. A body facing the camera has its left side at image +x (as when you
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from dataclasses import dataclass, fields
@@ -41,8 +42,7 @@ class Proportions:
 
     def jittered(self, rng: np.random.Generator, amount: float) -> "Proportions":
         """Each measure scaled by an independent factor in [1 - amount, 1 + amount]."""
-        values = np.array([getattr(self, f.name) for f in fields(self)])
-        values *= rng.uniform(1.0 - amount, 1.0 + amount, len(values))
+        values = _as_array(self) * rng.uniform(1.0 - amount, 1.0 + amount, len(fields(self)))
         return Proportions(*values.tolist())
 
 
@@ -92,12 +92,13 @@ class Body2D:
     torso_fwd: np.ndarray
     scale: float           # pixels per height unit
     props: Proportions
+    yaw_deg: float         # body facing: 0 = facing the camera
 
 
 def _rot(axis: np.ndarray, deg: float) -> np.ndarray:
     """Rotation matrix about a unit axis (Rodrigues)."""
     a = math.radians(deg)
-    x, y, z = (float(v) for v in axis)
+    x, y, z = axis.tolist()
     c, s = math.cos(a), math.sin(a)
     t = 1.0 - c
     return np.array([[c + x * x * t, x * y * t - z * s, x * z * t + y * s],
@@ -127,6 +128,19 @@ def _bend(u: np.ndarray, target: np.ndarray, deg, fallback: np.ndarray) -> np.nd
     return u * np.cos(a) + t / (n + 1e-9) * np.sin(a)
 
 
+@functools.lru_cache(maxsize=8)
+def _as_array(props: Proportions) -> np.ndarray:
+    return np.array([getattr(props, f.name) for f in fields(props)])
+
+
+@functools.lru_cache(maxsize=8)
+def _limit_table(limits: JointLimits) -> tuple:
+    """(names, low, high, neutral) arrays of a JointLimits, computed once."""
+    names = [f.name for f in fields(limits)]
+    lo, hi = np.array([getattr(limits, n) for n in names]).T
+    return names, lo, hi, np.array([NEUTRAL[n] for n in names])
+
+
 _PAIRED = ("shoulder_flex", "shoulder_abd", "elbow", "hip_flex", "hip_abd", "knee")
 
 
@@ -137,9 +151,7 @@ def sample_angles(rng: np.random.Generator, limits: JointLimits, spread: float) 
     """
     if rng.random() < 0.35:  # a relaxed, near-standing person
         spread *= 0.35
-    names = [f.name for f in fields(limits)]
-    lo, hi = np.array([getattr(limits, n) for n in names]).T
-    neutral = np.array([NEUTRAL[n] for n in names])
+    names, lo, hi, neutral = _limit_table(limits)
     u = lo[:, None] + rng.random((len(names), 2)) * (hi - lo)[:, None]
     ang = neutral[:, None] + spread * (u - neutral[:, None])
     return {n: (ang[i] if n in _PAIRED else ang[i, :1]).tolist() for i, n in enumerate(names)}
@@ -156,24 +168,24 @@ def pose_body(rng: np.random.Generator, limits: JointLimits, spread: float,
     r_t = _rot(left, ang["torso_lean"][0]) @ _rot(fwd, ang["torso_side"][0]) @ _rot(up, ang["torso_twist"][0])
     up_t, left_t, fwd_t = r_t @ up, r_t @ left, r_t @ fwd
     pts = np.zeros((NUM_POINTS, 3))
-    pts[[11, 12]] = _SIDE * left * (p.hip_w / 2)
+    pts[11:13] = _SIDE * left * (p.hip_w / 2)
     sh_c = up_t * p.torso
-    pts[[5, 6]] = sh_c + _SIDE * left_t * (p.shoulder_w / 2)
+    pts[5:7] = sh_c + _SIDE * left_t * (p.shoulder_w / 2)
     # arms: the elbow bends towards a random mix of forward, across the body, and up
     u = _limb_dirs(up_t, left_t, fwd_t, ang["shoulder_abd"], ang["shoulder_flex"])
     mix = rng.dirichlet((3.0, 1.0, 0.6), 2)
     target = fwd_t * mix[:, :1] - _SIDE * left_t * mix[:, 1:2] + up_t * mix[:, 2:]
     f = _bend(u, target, ang["elbow"], fwd_t)
-    pts[[7, 8]] = pts[[5, 6]] + u * p.upper_arm
-    pts[[9, 10]] = pts[[7, 8]] + f * p.forearm
-    pts[[LHAND, RHAND]] = pts[[9, 10]] + f * (p.hand * 0.8)
+    pts[7:9] = pts[5:7] + u * p.upper_arm
+    pts[9:11] = pts[7:9] + f * p.forearm
+    pts[LHAND:RHAND + 1] = pts[9:11] + f * (p.hand * 0.8)
     # legs: the knee bends backwards, the foot points forwards
     u = _limb_dirs(up, left, fwd, ang["hip_abd"], ang["hip_flex"])
     s = _bend(u, np.broadcast_to(-fwd, u.shape), ang["knee"], -up)
-    pts[[13, 14]] = pts[[11, 12]] + u * p.thigh
-    pts[[15, 16]] = pts[[13, 14]] + s * p.shin
+    pts[13:15] = pts[11:13] + u * p.thigh
+    pts[15:17] = pts[13:15] + s * p.shin
     foot = _bend(s, np.broadcast_to(fwd, s.shape), [80.0, 80.0], fwd)
-    pts[[LTOE, RTOE]] = pts[[15, 16]] + foot * p.foot
+    pts[LTOE:RTOE + 1] = pts[15:17] + foot * p.foot
     pts[NECK] = sh_c + up_t * p.neck
     r_h = _rot(up_t, ang["head_yaw"][0]) @ _rot(left_t, ang["head_pitch"][0]) @ _rot(fwd_t, ang["head_roll"][0])
     h_up, h_left, h_fwd = r_h @ up_t, r_h @ left_t, r_h @ fwd_t
@@ -182,15 +194,15 @@ def pose_body(rng: np.random.Generator, limits: JointLimits, spread: float,
     return Body3D(pts, h_fwd, h_up, fwd_t, yaw, p)
 
 
+_EYE = np.array([0.80, 0.42, 0.16]) / np.linalg.norm([0.80, 0.42, 0.16])
+
+
 def _face(pts: np.ndarray, r: float, up, left, fwd) -> None:
     """Nose, eyes and ears on the head sphere (in place)."""
     c = pts[HEAD]
     pts[0] = c + r * (0.97 * fwd - 0.18 * up)
-    for k, s in ((1, 1.0), (2, -1.0)):
-        d = 0.80 * fwd + s * 0.42 * left + 0.16 * up
-        pts[k] = c + r * d / np.linalg.norm(d)
-    for k, s in ((3, 1.0), (4, -1.0)):
-        pts[k] = c + r * (s * 0.9 * left - 0.12 * fwd - 0.05 * up)
+    pts[1:3] = c + r * (_EYE[0] * fwd + _SIDE * (_EYE[1] * left) + _EYE[2] * up)
+    pts[3:5] = c + r * (_SIDE * (0.9 * left) - 0.12 * fwd - 0.05 * up)
 
 
 def project(body: Body3D, scale: float, roll_deg: float, offset: np.ndarray) -> Body2D:
@@ -199,7 +211,7 @@ def project(body: Body3D, scale: float, roll_deg: float, offset: np.ndarray) -> 
     pts = body.points @ r.T
     xy = pts[:, :2] * scale + offset
     return Body2D(xy, pts[:, 2] * scale, r @ body.head_fwd, r @ body.head_up, r @ body.torso_fwd,
-                  float(scale), body.props)
+                  float(scale), body.props, body.yaw_deg)
 
 
 def fit_in_crop(body: Body3D, roll_deg: float, size: tuple[int, int], fill: float,

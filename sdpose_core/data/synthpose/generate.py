@@ -14,7 +14,7 @@ from tqdm import tqdm
 from sdpose_core.data.coco_meta import NUM_KEYPOINTS, PERSON_CATEGORY
 from sdpose_core.data.synthpose.body import Body2D, JointLimits, fit_in_crop, pose_body
 from sdpose_core.data.synthpose.config import SynthConfig, get_config
-from sdpose_core.data.synthpose.render import (FOREIGN, HEAD_PART, ONE, TORSO, draw_person,
+from sdpose_core.data.synthpose.render import (FOREIGN, HEAD_PART, ONE, TORSO, Palette, draw_person,
                                                face_facing, sample_palette)
 from sdpose_core.data.synthpose.scene import (background, clutter, limb_clutter, occluders,
                                               post_process, scene_colours, stripes)
@@ -79,11 +79,10 @@ def _place(rng, cfg: SynthConfig, size, fill_scale: float = 1.0, extra=(0.0, 0.0
     shift = rng.uniform(-1, 1, 2) * cfg.shift_frac * np.array([w, h]) + np.asarray(extra)
     body = fit_in_crop(body3, roll, size, fill, shift)
     body.xy = np.round(body.xy * ONE) / ONE  # drawn in 1/16 px fixed point: labels are exact
-    body.yaw_deg = body3.yaw_deg
     return body
 
 
-def _distractor(rng, cfg: SynthConfig, size) -> tuple[Body2D, object]:
+def _distractor(rng, cfg: SynthConfig, size) -> tuple[Body2D, Palette]:
     """A second person shifted sideways so that it overlaps the crop only partly."""
     h, w = size
     dx = rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 0.8) * w
@@ -98,7 +97,8 @@ def _silhouette_box(mask: np.ndarray, kp: np.ndarray) -> tuple[list[float], floa
     lab = kp[kp[:, 2] > 0, :2]
     if len(lab):
         lo, hi = np.minimum(lo, lab.min(0)), np.maximum(hi, lab.max(0))
-    return [float(lo[0]), float(lo[1]), float(hi[0] - lo[0] + 1), float(hi[1] - lo[1] + 1)], float(cv2.countNonZero(mask))
+    box = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0] + 1), float(hi[1] - lo[1] + 1)]
+    return box, float(cv2.countNonZero(mask))
 
 
 def synthesize(seed: int, index: int, size: tuple[int, int], cfg: SynthConfig) -> Sample:
@@ -132,7 +132,7 @@ def synthesize(seed: int, index: int, size: tuple[int, int], cfg: SynthConfig) -
     kp = label_keypoints(body, ids, size)
     bbox, area = _silhouette_box(silhouette, kp)
     image = post_process(img, rng, cfg)
-    return Sample(image, kp, bbox, area, float(body.yaw_deg))
+    return Sample(image, kp, bbox, area, body.yaw_deg)
 
 
 def render_sample(seed: int, index: int, size: tuple[int, int] = (128, 96),

@@ -1,12 +1,14 @@
 """Draw a projected body as depth-sorted shaded capsules with a face (RGB uint8, in place).
 
-Shading trick: every capsule/disc is drawn three times, each smaller and nudged towards the
-light, in a darker, mid and lighter tone. That reads as a lit cylinder at the cost of a few
+Shading trick: a capsule is one anti-aliased tapered capsule in a dark tone, then two
+round-capped thick lines in mid and light tones, each narrower and nudged towards the light;
+a disc is three nested circles the same way. That reads as a lit cylinder / sphere for a few
 cv2 fill calls. Coordinates are passed to cv2 in 1/16-pixel fixed point (shift=4), so a joint
 whose coordinates are multiples of 1/16 is drawn exactly where it is labelled.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -86,6 +88,12 @@ def _tapered(img, x0, y0, x1, y1, r0, r1, color, line_type) -> None:
     cv2.fillConvexPoly(img, quad, color, line_type, SHIFT)
 
 
+@functools.lru_cache(maxsize=4096)
+def _tones(color: tuple[float, float, float]) -> tuple:
+    """The dark, mid and light tones of a colour (cached: palettes repeat within a crop)."""
+    return tuple(_shade(color, k) for _, _, k in _SHADES)
+
+
 def capsule(img, p0, p1, r0, r1, color, light, ids=None, pid: int = 0) -> None:
     """A shaded tapered capsule from p0 (radius r0) to p1 (radius r1); points are (x, y)."""
     x0, y0, x1, y1 = float(p0[0]), float(p0[1]), float(p1[0]), float(p1[1])
@@ -95,11 +103,12 @@ def capsule(img, p0, p1, r0, r1, color, light, ids=None, pid: int = 0) -> None:
     if nx * light[0] + ny * light[1] < 0:
         nx, ny = -nx, -ny
     rm = 0.5 * (r0 + r1)
-    _tapered(img, x0, y0, x1, y1, r0, r1, _shade(color, _SHADES[0][2]), cv2.LINE_AA)
-    for rf, off, shade in _SHADES[1:]:  # inner tones: round-capped thick lines (cheap)
+    tones = _tones(tuple(color))
+    _tapered(img, x0, y0, x1, y1, r0, r1, tones[0], cv2.LINE_AA)
+    for (rf, off, _), tone in zip(_SHADES[1:], tones[1:]):  # inner tones: round-capped thick lines
         ox, oy = nx * off * rm * ONE, ny * off * rm * ONE
         cv2.line(img, (round(x0 * ONE + ox), round(y0 * ONE + oy)), (round(x1 * ONE + ox), round(y1 * ONE + oy)),
-                 _shade(color, shade), max(round(2 * rm * rf), 1), cv2.LINE_8, SHIFT)
+                 tone, max(round(2 * rm * rf), 1), cv2.LINE_8, SHIFT)
     if ids is not None:
         cv2.line(ids, (round(x0 * ONE), round(y0 * ONE)), (round(x1 * ONE), round(y1 * ONE)), pid,
                  max(round(2 * rm), 1), cv2.LINE_8, SHIFT)
@@ -108,10 +117,10 @@ def capsule(img, p0, p1, r0, r1, color, light, ids=None, pid: int = 0) -> None:
 def blob(img, c, r, color, light, ids=None, pid: int = 0) -> None:
     """A shaded disc (head, hand)."""
     cx, cy = float(c[0]), float(c[1])
-    for k, (rf, off, shade) in enumerate(_SHADES):
+    for k, ((rf, off, _), tone) in enumerate(zip(_SHADES, _tones(tuple(color)))):
         lt = cv2.LINE_AA if k == 0 else cv2.LINE_8
         centre = (round((cx + light[0] * off * r) * ONE), round((cy + light[1] * off * r) * ONE))
-        cv2.circle(img, centre, _rad(r * rf), _shade(color, shade), -1, lt, SHIFT)
+        cv2.circle(img, centre, _rad(r * rf), tone, -1, lt, SHIFT)
     if ids is not None:
         cv2.circle(ids, _fx((cx, cy)), _rad(r), pid, -1, cv2.LINE_8, SHIFT)
 
@@ -185,7 +194,7 @@ def _draw_head(img, b: Body2D, pal: Palette, light, ids) -> None:
 
 def _limb_items(b: Body2D, pal: Palette) -> list:
     """(depth, tie, draw) for arms and legs; `draw(img, light, ids)`."""
-    s, p, xy, z = b.scale, b.props, b.xy, b.depth
+    s, p, xy, z = b.scale, b.props, b.xy.tolist(), b.depth.tolist()
     ar, lr, bias = p.arm_r * s, p.leg_r * s, 0.03 * s
     items = []
     for side, (sh, el, wr, hd, up_id, fa_id) in enumerate(((5, 7, 9, LHAND, L_UARM, L_FARM),
@@ -198,10 +207,11 @@ def _limb_items(b: Body2D, pal: Palette) -> list:
         def fore(img, light, ids, el=el, wr=wr, hd=hd, pid=fa_id, left=side == 0, fcol=fcol):
             capsule(img, xy[el], xy[wr], ar * 0.82, ar * 0.66, fcol, light, ids, pid)
             if left:  # the watch band: the consistent left/right cue
-                d = xy[wr] - xy[el]
-                d = d / (np.hypot(*d) + 1e-9)
-                capsule(img, xy[wr] - d * ar * 1.3, xy[wr] - d * ar * 0.45, ar * 0.78, ar * 0.74,
-                        pal.watch, light, ids, pid)
+                (ex, ey), (wx, wy) = xy[el], xy[wr]
+                n = math.hypot(wx - ex, wy - ey) + 1e-9
+                dx, dy = (wx - ex) / n * ar, (wy - ey) / n * ar
+                capsule(img, (wx - dx * 1.3, wy - dy * 1.3), (wx - dx * 0.45, wy - dy * 0.45),
+                        ar * 0.78, ar * 0.74, pal.watch, light, ids, pid)
             blob(img, xy[hd], p.hand * s * 0.55, pal.skin, light, ids, pid)
         items.append(((z[sh] + z[el]) / 2 - bias, 3 + side, upper))
         items.append(((z[el] + z[wr]) / 2 - bias, 5 + side, fore))
