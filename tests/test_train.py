@@ -34,16 +34,18 @@ def _teacher(tmp_path: Path, zoo_name: str, **overrides) -> Path:
     return save_model(build_model(get_config(zoo_name, **overrides)), tmp_path / f"{zoo_name}-teacher.pt")
 
 
-@pytest.mark.parametrize("recipe", ["teacher", "baseline", "sdpose", "regression", "simcc"])
-def test_recipe_trains_and_writes_run(recipe, synth, tmp_path):
-    history = train(TrainOptions(recipe=recipe, data=synth["train"], val=synth["val"], out=tmp_path, **TINY))
+@pytest.mark.parametrize("recipe,model", [("teacher", None), ("teacher", "synth-cnn-teacher"), ("baseline", None),
+                                          ("sdpose", None), ("regression", None), ("simcc", None)])
+def test_recipe_trains_and_writes_run(recipe, model, synth, tmp_path):
+    history = train(TrainOptions(recipe=recipe, data=synth["train"], val=synth["val"], out=tmp_path, model=model,
+                                 **TINY))
     assert [r["epoch"] for r in history] == [0, 1]
     assert all(0.0 <= r["AP"] <= 1.0 and torch.isfinite(torch.tensor(r["total"])) for r in history)
     run = RunDir(tmp_path)
     assert [p.name for p in run.snapshots()] == ["epoch_000.pt", "epoch_001.pt"]
     assert [r["epoch"] for r in run.read_metrics()] == [0, 1]
     expected = {"teacher": "synth-teacher", "regression": "synth-regression", "simcc": "synth-simcc"}
-    assert load_model(tmp_path / "model.pt").config.name == expected.get(recipe, "synth-student")
+    assert load_model(tmp_path / "model.pt").config.name == (model or expected.get(recipe, "synth-student"))
 
 
 def test_sdpose_logs_token_terms_and_baseline_does_not(synth, tmp_path):

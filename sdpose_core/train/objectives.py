@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sdpose_core.distill.common import joints_mse_loss
 from sdpose_core.distill.distilpose import DistilPoseLoss, coord_smooth_l1_loss
 from sdpose_core.distill.dwpose import DWPoseStage1Loss, DWPoseStage2Loss, KLDiscretLoss
 from sdpose_core.distill.sdpose import SDPoseLoss
@@ -37,15 +38,16 @@ class HeatmapObjective(nn.Module):
 
     def __init__(self, cycles: int | None = None, token_weight: float = 0.0) -> None:
         super().__init__()
-        self.cycles = cycles
+        self.cycles, self.token_weight = cycles, token_weight
         self.loss = SDPoseLoss(token_weight=token_weight)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
         outputs = student(batch["image"], cycles=self.cycles)
-        terms = self.loss.from_cycles(outputs, batch["heatmaps"], batch["target_weight"].unsqueeze(-1))
-        if len(outputs) == 1:  # no consecutive cycles: the token terms are empty
-            terms = {"heatmap_loss": terms["heatmap_loss"], "total": terms["total"]}
-        return terms
+        weight = batch["target_weight"].unsqueeze(-1)  # (B, K, 1)
+        if self.token_weight > 0 and len(outputs) > 1:
+            return self.loss.from_cycles(outputs, batch["heatmaps"], weight)
+        loss = sum(joints_mse_loss(o.heatmaps, batch["heatmaps"], weight) for o in outputs)
+        return {"heatmap_loss": loss, "total": loss}
 
 
 class RegressionObjective(nn.Module):
