@@ -2,6 +2,7 @@
 and achieved GFLOP/s against this CPU's measured fp32 matmul rate.
 
     python benchmarks/model_latency.py                 # SDPose-T, batch 1 and 32, 2 threads
+    python benchmarks/model_latency.py --malloc tuned         # reuse large blocks (see below)
     python benchmarks/model_latency.py --model synth-student --batches 1 64
 
 Prints a markdown table (docs/models.md keeps a copy). Timings are medians over ``--repeats``
@@ -11,6 +12,8 @@ background load hits both alike; batch >= 8 uses 3 repeats after 1 warmup.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import platform
 import statistics
 import time
@@ -18,6 +21,24 @@ import time
 import torch
 
 from sdpose_core.models import build_model, count_flops
+
+
+def tune_glibc_malloc() -> bool:
+    """Keep freed large blocks in the heap instead of returning them to the OS (glibc ``mallopt``).
+
+    By default glibc serves every block over its mmap threshold (at most 32 MB) with a fresh mmap,
+    so each large activation, and each kept attention map, is page-faulted in again on every
+    forward. That kernel time (``sys`` in ``time``) is most of the attention-capture cost at batch 32.
+    Same effect as starting Python with MALLOC_MMAP_THRESHOLD_=2147483647
+    MALLOC_TRIM_THRESHOLD_=2147483647 MALLOC_TOP_PAD_=1073741824.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        return all(libc.mallopt(opt, val) == 1 for opt, val in
+                   ((m_mmap_threshold, 2**31 - 1), (m_trim_threshold, 2**31 - 1), (m_top_pad, 1 << 30)))
+    except (OSError, AttributeError):
+        return False
 
 
 def median_seconds(fn, warmup: int, repeats: int) -> float:
@@ -67,7 +88,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=20, help="timed runs at batch 1 (batch >= 8: 3)")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--malloc", choices=("default", "tuned"), default="default",
+                        help="'tuned': glibc mallopt so large blocks are reused (see tune_glibc_malloc)")
     args = parser.parse_args(argv)
+    allocator = "glibc default"
+    if args.malloc == "tuned":
+        allocator = "glibc tuned (mallopt)" if tune_glibc_malloc() else "tuning unavailable: default"
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -77,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     macs = {c: count_flops(model, cycles=c, convention="linear_conv") for c in sorted({1, cfg.cycle_num})}
 
     print(f"model {cfg.name}, input {cfg.input_size[0]}x{cfg.input_size[1]}, {args.threads} threads, "
-          f"torch {torch.__version__}, {platform.processor() or platform.machine()}; "
+          f"torch {torch.__version__}, {platform.processor() or platform.machine()}, allocator {allocator}; "
           f"fp32 matmul peak (2048^3): {peak:.1f} GFLOP/s\n")
     print("| batch | cycles | plain ms/batch | ms/image | with attention ms | attention cost | GFLOP/s | % of matmul peak |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
