@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from sdpose_core.train.run_dir import RunDir, atomic_torch_save
+from sdpose_core.io.atomic import atomic_torch_save
+from sdpose_core.train.run_dir import RunDir
 
 
 def test_state_round_trip(tmp_path):

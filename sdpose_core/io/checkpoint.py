@@ -29,6 +29,7 @@ from torch import nn
 from sdpose_core.models.config import ModelConfig
 from sdpose_core.models.zoo import ZOO, build_model, bundled_checkpoint
 
+from .atomic import atomic_torch_save
 from .official import OfficialLayoutError, infer_config, is_official, map_state_dict, split_layout
 
 FORMAT = "sdpose-explorer"
@@ -257,16 +258,4 @@ def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": cfg.model_type,
                "config": cfg.to_dict(),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return atomic_torch_save(payload, path)
