@@ -21,6 +21,7 @@ import time
 import torch
 
 from sdpose_core.models import build_model, count_flops
+from sdpose_core.evaluate.latency import median_seconds
 
 
 def tune_glibc_malloc() -> bool:
@@ -39,17 +40,6 @@ def tune_glibc_malloc() -> bool:
                    ((m_mmap_threshold, 2**31 - 1), (m_trim_threshold, 2**31 - 1), (m_top_pad, 1 << 30)))
     except (OSError, AttributeError):
         return False
-
-
-def median_seconds(fn, warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -91,6 +91,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explore(args: argparse.Namespace) -> int:
+    try:
+        from explorer.__main__ import run
+    except ImportError as err:
+        raise CLIError(f"the explorer needs gradio: pip install -e '.[explorer]' ({err})") from None
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdpose", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pck-alpha", type=float, default=0.2)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
+    try:
+        from explorer.__main__ import add_arguments
+        add_arguments(p)
+    except ImportError:  # explorer package not importable: the subcommand reports it when run
+        pass
+    p.set_defaults(func=_cmd_explore)
     return parser
 
 

@@ -42,6 +42,9 @@ ZOO: dict[str, ModelConfig] = {
                                     **_SYNTH_TOKENS, **_SYNTH_STEM),
     "synth-simcc": ModelConfig(name="synth-simcc", head="simcc", depth=4, cycle_num=1,
                                **_SYNTH_TOKENS, **_SYNTH_STEM),
+    # DWPose teacher: the synth-teacher body with a SimCC head (same token grid as its students).
+    "synth-simcc-teacher": ModelConfig(name="synth-simcc-teacher", head="simcc", depth=10, cycle_num=1,
+                                       stem_channels=64, stem_planes=32, stem_blocks=4, **_SYNTH_TOKENS),
 }
 
 # COCO val AP of the official models (SDPose paper), for the docs / explorer.

@@ -1,0 +1,77 @@
+"""Keypoint-token attention maps and attention rollout (Abnar & Zuidema 2020).
+
+Attention tensors are what a model returns with ``return_attention=True``: per layer
+(B, heads, K + N, K + N), softmax rows, keypoint tokens first, then patches row-major.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from sdpose_core.data.coco_meta import NUM_KEYPOINTS
+
+
+def patch_grid(model: nn.Module) -> tuple[int, int]:
+    """(gh, gw): the patch grid of a token model (input / 4 / patch size)."""
+    cfg = model.config
+    (h, w), (ph, pw) = cfg.input_size, cfg.patch_size
+    return h // 4 // ph, w // 4 // pw
+
+
+def _head_average(layer_attention: torch.Tensor, head: int | str) -> torch.Tensor:
+    """(B, heads, T, T) -> (T, T) for batch item 0: one head, or the mean over heads."""
+    att = layer_attention[0].float()
+    if head == "mean":
+        return att.mean(0)
+    head = int(head)
+    if not 0 <= head < att.shape[0]:
+        raise ValueError(f"head {head} out of range 0..{att.shape[0] - 1}")
+    return att[head]
+
+
+def keypoint_attention_map(attention: Sequence[torch.Tensor], layer: int, head: int | str,
+                           keypoint: int, grid_size: tuple[int, int],
+                           num_keypoints: int = NUM_KEYPOINTS) -> torch.Tensor:
+    """How much keypoint token ``keypoint`` attends to each patch, as a (gh, gw) map.
+
+    Args:
+        attention: per-layer tensors of one cycle (B, heads, K + N, K + N); batch item 0 is used.
+        layer: 0-based layer index (negative counts from the end).
+        head: head index or ``'mean'``.
+        keypoint: 0-based keypoint index.
+        grid_size: (gh, gw) with gh * gw = N.
+    """
+    att = _head_average(attention[layer], head)  # (T, T)
+    gh, gw = grid_size
+    if att.shape[-1] != num_keypoints + gh * gw:
+        raise ValueError(f"attention has {att.shape[-1]} tokens, expected {num_keypoints} + {gh}x{gw}")
+    return att[keypoint, num_keypoints:].reshape(gh, gw)
+
+
+def attention_rollout(attentions: Sequence[torch.Tensor], head: int | str = "mean",
+                      residual: bool = True) -> torch.Tensor:
+    """Attention rollout through the layers: (T, T) = A_L' ... A_1' for batch item 0.
+
+    With ``residual`` each layer is A' = 0.5 A + 0.5 I (the skip connection), rows renormalised,
+    as Abnar & Zuidema. Pass the layers of several cycles in order to roll out across cycles.
+    """
+    if not attentions:
+        raise ValueError("no attention maps: run the model with return_attention=True")
+    rolled = None
+    for layer in attentions:
+        a = _head_average(layer, head)
+        if residual:
+            a = 0.5 * a + 0.5 * torch.eye(a.shape[-1], dtype=a.dtype)
+            a = a / a.sum(-1, keepdim=True)
+        rolled = a if rolled is None else a @ rolled
+    return rolled
+
+
+def keypoint_rollout_map(rollout: torch.Tensor, keypoint: int, grid_size: tuple[int, int],
+                         num_keypoints: int = NUM_KEYPOINTS) -> torch.Tensor:
+    """Row ``keypoint`` of a rollout restricted to the patches, renormalised, as (gh, gw)."""
+    row = rollout[keypoint, num_keypoints:]
+    row = row / row.sum().clamp_min(1e-12)
+    return row.reshape(*grid_size)

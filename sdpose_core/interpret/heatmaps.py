@@ -1,0 +1,86 @@
+"""The DistilPose view of one image: teacher heatmaps vs the regression student's simulated ones."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sdpose_core.distill.distilpose import DistilPoseLoss
+from sdpose_core.models.outputs import CycleOutput
+
+
+@dataclass
+class HeatmapView:
+    """Per-keypoint maps and loss terms (batch item 0).
+
+    Attributes:
+        teacher: (K, H, W) teacher heatmaps.
+        simulated: (K, H, W) student's simulated heatmaps (masked as Reg2HMLoss uses them).
+        centers: (K, 2) student locations in heatmap pixels (x, y) = coords * (W, H).
+        sigma: (K, 2) student (σx, σy) in heatmap pixels.
+        score: (K,) student score (sigmoid of the raw output); teacher_value: (K,) the score target.
+        losses: DistilPoseLoss terms without ground truth (no ``reg_loss``); token terms are left out
+            when teacher and student tokens differ in shape.
+    """
+
+    teacher: np.ndarray
+    simulated: np.ndarray
+    centers: np.ndarray
+    sigma: np.ndarray
+    score: np.ndarray
+    teacher_value: np.ndarray
+    losses: dict[str, float]
+
+    def _crop_scale(self, crop_hw: tuple[int, int]) -> np.ndarray:
+        h, w = self.teacher.shape[-2:]
+        return np.array([crop_hw[1] / w, crop_hw[0] / h])
+
+    def centers_in_crop(self, crop_hw: tuple[int, int]) -> np.ndarray:
+        """(K, 2) student locations in crop pixels (heatmap pixels scaled to the crop)."""
+        return self.centers * self._crop_scale(crop_hw)
+
+    def sigma_in_crop(self, crop_hw: tuple[int, int]) -> np.ndarray:
+        """(K, 2) student σ in crop pixels."""
+        return self.sigma * self._crop_scale(crop_hw)
+
+
+def _require(out: CycleOutput, *names: str, who: str) -> None:
+    missing = [n for n in names if getattr(out, n) is None]
+    if missing:
+        raise ValueError(f"the {who} output has no {', '.join(missing)}")
+
+
+@torch.no_grad()
+def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
+                            loss: DistilPoseLoss | None = None) -> HeatmapView:
+    """Simulated vs teacher heatmaps and the DistilPose loss terms for one image (no GT).
+
+    Args:
+        student: a regression-head record (coords, sigma, score, tokens).
+        teacher: a heatmap record of the same crop.
+    """
+    _require(student, "coords", "sigma", "score", who="student (needs a DistilPose regression head)")
+    _require(teacher, "heatmaps", who="teacher (needs a heatmap head)")
+    loss = loss or DistilPoseLoss()
+    coords, sigma, hm_t = student.coords[:1], student.sigma[:1], teacher.heatmaps[:1]
+    k = coords.shape[1]
+    weight = torch.ones(1, k, 2, dtype=coords.dtype)
+    inter = loss.intermediates(coords, sigma, hm_t, weight)
+    terms = {"reg2hm_loss": loss.reg2hm_loss(coords, sigma, hm_t, weight),
+             "score_loss": loss.score_loss(coords, student.score[:1], hm_t, weight)}
+    tokens_ok = all(t is not None for t in (student.keypoint_tokens, student.visual_tokens,
+                                            teacher.keypoint_tokens, teacher.visual_tokens))
+    if tokens_ok and student.visual_tokens.shape == teacher.visual_tokens.shape \
+            and student.keypoint_tokens.shape == teacher.keypoint_tokens.shape:
+        terms["kpt_dist_loss"] = loss.token_loss(student.keypoint_tokens[:1], teacher.keypoint_tokens[:1])
+        terms["vis_dist_loss"] = loss.token_loss(student.visual_tokens[:1], teacher.visual_tokens[:1])
+    terms["total (no GT term)"] = sum(terms.values())
+    h, w = hm_t.shape[-2:]
+    centers = coords[0].float() * torch.tensor([w, h], dtype=torch.float32)
+    return HeatmapView(
+        teacher=hm_t[0].float().numpy(), simulated=inter["simulated_heatmaps"][0].float().numpy(),
+        centers=centers.numpy(), sigma=sigma[0].float().numpy(),
+        score=torch.sigmoid(student.score[0, :, 0]).float().numpy(),
+        teacher_value=inter["score_teacher_value"][0, :, 0].float().numpy(),
+        losses={name: float(v) for name, v in terms.items()})

@@ -1,0 +1,43 @@
+"""Shared plotly helpers: an image in pixel coordinates, axis styling, colours."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+MODEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+CONFIDENCE_SCALE = "Viridis"
+
+
+def image_trace(image: np.ndarray, name: str = "image") -> go.Image:
+    """An RGB uint8 image whose pixel centres sit on integer coordinates (COCO convention)."""
+    return go.Image(z=np.asarray(image, dtype=np.uint8), x0=0, dx=1, y0=0, dy=1, name=name,
+                    hoverinfo="x+y")
+
+
+def style_image_axes(fig: go.Figure, row: int | None = None, col: int | None = None,
+                     height_px: int | None = None, width_px: int | None = None) -> None:
+    """Square pixels, y down, no grid, for one subplot (or the only one)."""
+    kw = {} if row is None else dict(row=row, col=col)
+    fig.update_xaxes(showgrid=False, zeroline=False, visible=False, constrain="domain",
+                     **({"range": [-0.5, width_px - 0.5]} if width_px else {}), **kw)
+    fig.update_yaxes(showgrid=False, zeroline=False, visible=False, autorange=None if height_px else "reversed",
+                     **({"range": [height_px - 0.5, -0.5]} if height_px else {}), **kw)
+
+
+def lock_aspect(fig: go.Figure, count: int) -> None:
+    """Tie every subplot's y axis to its x axis (square pixels)."""
+    for i in range(1, count + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.layout[f"yaxis{suffix}"].scaleanchor = f"x{suffix}"
+        fig.layout[f"yaxis{suffix}"].scaleratio = 1
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that shows a message (no data yet, or something went wrong)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=14))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10))
+    return fig
