@@ -92,10 +92,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
-    try:
-        from explorer.__main__ import run
-    except ImportError as err:
-        raise CLIError(f"the explorer needs gradio: pip install -e '.[explorer]' ({err})") from None
+    import importlib.util
+
+    missing = [m for m in ("gradio", "plotly", "explorer") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CLIError(f"the explorer needs {', '.join(missing)}: pip install -e '.[explorer]'")
+    from explorer.__main__ import run
+
     return run(args)
 
 

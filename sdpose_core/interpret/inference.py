@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sdpose_core.data.topdown import load_image_crop
-from sdpose_core.data.transforms import crop_to_image
+from sdpose_core.data.transforms import crop_to_image, denormalize
 from sdpose_core.evaluate.coco_eval import oks
 from sdpose_core.evaluate.predict import codec_for, decode_output
 from sdpose_core.models.outputs import CycleOutput
@@ -42,14 +42,6 @@ class PoseResult:
         return crop_to_image(kpts[0], self.meta), scores[0]
 
 
-def _crop_rgb(image: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    import cv2
-
-    h, w = (int(v) for v in meta["input_size"])
-    return cv2.warpAffine(image, np.asarray(meta["matrix"], dtype=np.float64), (w, h),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
 @torch.inference_mode()
 def run_pose(model: nn.Module, image_rgb: np.ndarray, bbox: Sequence[float] | None = None,
              cycles: int | None = None, return_attention: bool = False) -> PoseResult:
@@ -69,7 +61,7 @@ def run_pose(model: nn.Module, image_rgb: np.ndarray, bbox: Sequence[float] | No
     outs = [o.detach() for o in outs]
     kpts, scores = decode_output(outs[0], codec_for(model.config))
     return PoseResult(crop_to_image(kpts[0], meta), np.asarray(scores[0], dtype=np.float64), outs,
-                      meta, latency, _crop_rgb(image_rgb, meta))
+                      meta, latency, denormalize(tensor))
 
 
 def box_area(bbox: Sequence[float] | None, image_hw: Sequence[int]) -> float:

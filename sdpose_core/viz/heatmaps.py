@@ -1,7 +1,7 @@
 """Heatmap figures: teacher heatmap vs a regression student's simulated heatmap, with σ ellipses."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -82,4 +82,25 @@ def sigma_overlay_figure(crop: np.ndarray, centers: np.ndarray, sigma: np.ndarra
     style_image_axes(fig, height_px=h, width_px=w)
     lock_aspect(fig, 1)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def heatmap_grid_figure(maps: np.ndarray, titles: Sequence[str], cols: int = 6, zmax: float | None = None,
+                        colorscale: str = "Viridis", height_per_row: int = 190) -> go.Figure:
+    """Small multiples of (K, H, W) maps on one colour scale (e.g. every keypoint's heatmap)."""
+    maps = np.asarray(maps, dtype=float)
+    rows = int(np.ceil(len(maps) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.01,
+                        vertical_spacing=0.06)
+    top = float(maps.max()) if zmax is None else zmax
+    lo = min(0.0, float(maps.min()))
+    for i, z in enumerate(maps):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(go.Heatmap(z=z, zmin=lo, zmax=top, colorscale=colorscale, showscale=i == 0,
+                                 name=str(titles[i]), colorbar=dict(thickness=10, len=0.6),
+                                 hovertemplate="(%{x}, %{y}) %{z:.4f}<extra></extra>"), row=r, col=c)
+        style_image_axes(fig, row=r, col=c, height_px=z.shape[0], width_px=z.shape[1])
+    lock_aspect(fig, len(maps))
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=rows * height_per_row + 60, margin=dict(l=10, r=10, t=50, b=10))
     return fig

@@ -1,0 +1,54 @@
+"""``python -m explorer``: start the explorer on 127.0.0.1:7860 with the bundled models."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser(prog: str = "python -m explorer") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description="Gradio explorer for SDPose / DistilPose models")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The explorer's options (shared with ``sdpose explore``)."""
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--checkpoint-dir", type=Path, help="folder of <zoo-name>.pt checkpoints "
+                   "(default: data_samples/checkpoints)")
+    p.add_argument("--teacher", type=Path, help="heatmap teacher checkpoint (default synth-teacher)")
+    p.add_argument("--student", type=Path, help="SDPose student checkpoint (default synth-student)")
+    p.add_argument("--distilpose", type=Path, help="DistilPose regression student (default synth-regression)")
+    p.add_argument("--simcc", type=Path, help="SimCC / DWPose student (optional)")
+    p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the stages tab")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the models, build the app and serve until interrupted."""
+    from explorer.app import build_app
+    from explorer.models import ModelSet
+
+    for name in ("checkpoint_dir", "teacher", "student", "distilpose", "simcc"):
+        value = getattr(args, name)
+        if value is not None and not Path(value).exists():
+            print(f"explorer: {name.replace('_', '-')} {value} does not exist", file=sys.stderr)
+            return 2
+    models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, student=args.student,
+                           distilpose=args.distilpose, simcc=args.simcc)
+    models.runs = [Path(r) for r in args.runs]
+    if models.any_untrained():
+        print("explorer: some models have no checkpoint and run untrained (see the 'models' panel)")
+    demo = build_app(models)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

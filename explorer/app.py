@@ -1,0 +1,65 @@
+"""The Gradio Blocks of the explorer: shared photo + box on the left, one tab per view on the right."""
+from __future__ import annotations
+
+import gradio as gr
+
+from .components import photo_input
+from .inputs import examples, read_image
+from .models import ModelSet
+from .tabs import attention, attribution, compare, heatmaps, stages
+from .ui import warn
+
+TITLE = "SDPose explorer"
+INTRO = ("Knowledge distillation for pose estimation, inspected on one photo. Upload a photo (or pick "
+         "an example), optionally give the person box, then press the button of a tab.")
+
+
+def model_status(models: ModelSet) -> str:
+    """Markdown: which weights each role uses; a clear notice when some are untrained."""
+    rows = [f"- **{m.label}**: {m.source}" + (f" ({m.note})" if m.note else "") for m in models.models.values()]
+    text = "\n".join(rows)
+    if models.any_untrained():
+        text = ("⚠️ **Some models are untrained** (no bundled checkpoint found): they run with random "
+                "weights, so their poses are meaningless. Point the app at checkpoints with "
+                "`--checkpoint-dir DIR` or `--teacher/--student/--distilpose FILE`.\n\n" + text)
+    return text
+
+
+def _check_upload(path) -> None:
+    if path is None:
+        return
+    try:
+        read_image(path)
+    except (ValueError, OSError) as err:
+        warn(str(err))
+
+
+def build_app(models: ModelSet) -> gr.Blocks:
+    """The whole explorer; ``launch`` it (after ``.queue(...)``) or mount it."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Accordion("models", open=models.any_untrained()):
+            gr.Markdown(model_status(models), elem_id="model-status")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=260):
+                image = photo_input(label="photo", height=320, sources=["upload", "clipboard"])
+                box = gr.Textbox(label="person box", info="x, y, w, h in pixels; blank = whole image",
+                                 placeholder="e.g. 21, 0, 53, 120")
+                rows = examples()
+                if rows:
+                    gr.Examples(rows, [image, box], label="examples (SynthPose validation crops)",
+                                examples_per_page=len(rows))
+            with gr.Column(scale=3):
+                with gr.Tabs():
+                    with gr.Tab("Compare", id="compare"):
+                        compare.build(models, image, box)
+                    with gr.Tab("Token attention", id="attention"):
+                        attention.build(models, image, box)
+                    with gr.Tab("Heatmaps", id="heatmaps"):
+                        heatmaps.build(models, image, box)
+                    with gr.Tab("Distillation stages", id="stages"):
+                        stages.build(models, image, box)
+                    with gr.Tab("Attribution", id="attribution"):
+                        attribution.build(models, image, box)
+        image.upload(_check_upload, [image], None, api_name=False)
+    return demo.queue(default_concurrency_limit=2, max_size=32)

@@ -1,0 +1,35 @@
+"""gr.Image that hands the raw upload path to the app instead of decoding it itself.
+
+Gradio's own preprocessing opens the file with PIL before any handler runs, so a corrupt or
+non-image upload would fail with a generic error. Here the path goes straight to
+``sdpose_core.io.images.load_user_image``, which explains what is wrong.
+
+Gradio writes a typing stub (``components.pyi``) beside every Component subclass it sees; the
+stub is kept in the repository so that the file is not regenerated on each checkout.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from gradio.events import Dependency
+
+class PhotoInput(gr.Image):
+    """An image upload box whose value is the uploaded file's path, unread."""
+
+    def get_block_name(self) -> str:  # reuse the ordinary image widget in the browser
+        return "image"
+
+    def preprocess(self, payload):  # noqa: D102
+        if payload is None:
+            return None
+        return getattr(payload, "path", None) or getattr(payload, "url", None)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def photo_input(**kwargs) -> PhotoInput:
+    """``PhotoInput(type='filepath', **kwargs)``."""
+    return PhotoInput(type="filepath", **kwargs)

@@ -1,0 +1,131 @@
+"""Which models the explorer shows, where they came from, and a small cache of their outputs.
+
+No model math here: loading goes through ``sdpose_core.io.checkpoint.load_model`` and inference
+through ``sdpose_core.interpret.run_pose``.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from sdpose_core.interpret import PoseResult, run_pose
+from sdpose_core.io.checkpoint import CheckpointError, load_model
+from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
+
+# role -> (zoo name, what it is)
+ROLES: dict[str, tuple[str, str]] = {
+    "teacher": ("synth-teacher", "heatmap teacher (TokenPose)"),
+    "student": ("synth-student", "SDPose student (2-cycle MCT)"),
+    "distilpose": ("synth-regression", "DistilPose student (regression)"),
+    "simcc": ("synth-simcc", "DWPose / SimCC student"),
+}
+OPTIONAL_ROLES = ("simcc",)  # shown only when a checkpoint exists
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference plus how to label it in the UI."""
+
+    role: str
+    model: nn.Module
+    source: str
+    trained: bool
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        name = self.model.config.name
+        return f"{self.role}: {name}" + ("" if self.trained else " (untrained)")
+
+
+def _untrained(role: str, zoo_name: str, note: str) -> LoadedModel:
+    torch.manual_seed(0)  # the same random weights every start
+    return LoadedModel(role, build_model(zoo_name).eval(), "random init", False, note)
+
+
+def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> LoadedModel | None:
+    """Load one role from an explicit file, else ``<checkpoint_dir>/<zoo>.pt``, else random init."""
+    zoo_name = ROLES[role][0]
+    candidate = Path(path) if path else checkpoint_dir / f"{zoo_name}.pt"
+    if not candidate.is_file():
+        if role in OPTIONAL_ROLES and not path:
+            return None
+        return _untrained(role, zoo_name, f"no checkpoint at {candidate}")
+    try:
+        model = load_model(candidate)
+    except CheckpointError as err:
+        return _untrained(role, zoo_name, f"could not load {candidate}: {err}")
+    return LoadedModel(role, model, str(candidate), True)
+
+
+class ModelSet:
+    """The explorer's models by role, and an LRU cache of their results per image + box."""
+
+    def __init__(self, models: dict[str, LoadedModel], cache_size: int = 24):
+        self.models = models
+        self.runs: list[Path] = []  # training run folders offered by the stages tab
+        self._cache: OrderedDict[tuple, PoseResult] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, checkpoint_dir: str | Path | None = None, teacher: str | None = None,
+             student: str | None = None, distilpose: str | None = None, simcc: str | None = None,
+             warmup: bool = True) -> "ModelSet":
+        folder = Path(checkpoint_dir) if checkpoint_dir else CHECKPOINT_DIR
+        paths = {"teacher": teacher, "student": student, "distilpose": distilpose, "simcc": simcc}
+        models = {r: m for r in ROLES if (m := load_role(r, paths[r], folder)) is not None}
+        out = cls(models)
+        if warmup:  # the first forward of a model is slow; keep it out of the latency shown
+            blank = np.zeros((64, 48, 3), np.uint8)
+            for m in models.values():
+                run_pose(m.model, blank)
+        return out
+
+    def roles(self, students_only: bool = False) -> list[str]:
+        return [r for r in self.models if not (students_only and r == "teacher")]
+
+    def get(self, role: str) -> LoadedModel:
+        if role not in self.models:
+            raise ValueError(f"no {role!r} model loaded (have: {', '.join(self.models)})")
+        return self.models[role]
+
+    def any_untrained(self) -> bool:
+        return any(not m.trained for m in self.models.values())
+
+    def result(self, role: str, image: np.ndarray, bbox: Sequence[float] | None,
+               attention: bool = False) -> PoseResult:
+        """``run_pose`` of one role, cached on (role, image bytes, box, attention).
+
+        With ``attention`` every cycle runs and every layer's attention is kept.
+        """
+        key = (role, image_key(image), None if bbox is None else tuple(float(v) for v in bbox), attention)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        model = self.get(role).model
+        cycles = model.config.cycle_num if attention and model.config.model_type != "cnn" else None
+        res = run_pose(model, image, bbox, cycles=cycles,
+                       return_attention=attention and model.config.model_type != "cnn")
+        with self._lock:
+            self._cache[key] = res
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return res
+
+
+def image_key(image: np.ndarray) -> str:
+    """A content hash of an image array (shape + bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""One module per explorer tab: a pure handler (testable without a browser) and a build()."""

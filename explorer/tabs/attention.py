@@ -1,0 +1,101 @@
+"""Token attention tab: a keypoint token's attention over the patches, per cycle, and its rollout."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+
+from sdpose_core.data.coco_meta import KEYPOINT_NAMES
+from sdpose_core.data.transforms import apply_affine
+from sdpose_core.interpret import (attention_rollout, keypoint_attention_map, keypoint_rollout_map,
+                                   patch_grid, token_change_per_cycle)
+from sdpose_core.viz import attention_grid_figure, empty_figure, token_change_figure
+
+from ..inputs import parse_box, read_image
+from ..models import ModelSet
+from ..ui import guarded
+
+OUTPUTS = ("plot", "plot", "plot", "md")
+
+
+def _keypoint_index(keypoint) -> int:
+    if isinstance(keypoint, str):
+        return KEYPOINT_NAMES.index(keypoint) if keypoint in KEYPOINT_NAMES else int(keypoint)
+    return int(keypoint or 0)
+
+
+@guarded(*OUTPUTS)
+def attention(models: ModelSet, image_path, box_text: str | None, role: str = "student", cycle: int = 1,
+              layer: int = -1, head: str | int = "mean", keypoint: int | str = 0
+              ) -> tuple[go.Figure, go.Figure, go.Figure, str]:
+    """Selected map + rollout, all cycles as small multiples, token change per cycle, notes."""
+    image = read_image(image_path)
+    box = parse_box(box_text, image.shape[:2])
+    loaded = models.get(role)
+    cfg = loaded.model.config
+    if cfg.model_type == "cnn":
+        raise ValueError(f"{loaded.label} is a CNN: it has no tokens to inspect")
+    res = models.result(role, image, box, attention=True)
+    k, grid = _keypoint_index(keypoint), patch_grid(loaded.model)
+    cycle = int(min(max(1, int(cycle)), len(res.outputs)))
+    layer = int(min(int(layer), cfg.depth - 1))
+    head = head if head == "mean" else int(head)
+    name = KEYPOINT_NAMES[k]
+    point = apply_affine(res.cycle_keypoints(loaded.model, cycle)[0][k], res.meta["matrix"])
+    att = res.outputs[cycle - 1].attention
+    selected = keypoint_attention_map(att, layer, head, k, grid).numpy()
+    rolled = keypoint_rollout_map(attention_rollout(att, head), k, grid).numpy()
+    top = attention_grid_figure(res.crop, [selected, rolled],
+                                [f"cycle {cycle}, layer {layer % cfg.depth}, head {head}: {name}",
+                                 f"rollout through cycle {cycle} ({name})"], marker=[point, point])
+    maps = [keypoint_attention_map(o.attention, layer, head, k, grid).numpy() for o in res.outputs]
+    points = [apply_affine(res.cycle_keypoints(loaded.model, c + 1)[0][k], res.meta["matrix"])
+              for c in range(len(res.outputs))]
+    cycles_fig = attention_grid_figure(res.crop, maps, [f"cycle {c + 1}" for c in range(len(maps))],
+                                       marker=points, height=380, shared_scale=True)
+    if len(res.outputs) > 1:
+        change = token_change_figure(token_change_per_cycle(res.outputs).numpy())
+    else:
+        change = empty_figure(f"{loaded.label} runs one cycle: no cycle-to-cycle change")
+    notes = (f"**{loaded.label}**: {cfg.depth} layers × {cfg.heads} heads, {len(res.outputs)} cycle(s), "
+             f"patch grid {grid[0]}×{grid[1]} on the {cfg.input_size[0]}×{cfg.input_size[1]} crop. "
+             "Crosses: the model's prediction for this keypoint at each cycle. "
+             "Rollout: attention multiplied through the layers with the residual identity (Abnar & Zuidema).")
+    return top, cycles_fig, change, notes
+
+
+def _controls_for(models: ModelSet, role: str) -> tuple:
+    cfg = models.get(role).model.config
+    cycles = max(1, cfg.cycle_num)
+    return (gr.update(maximum=cycles, value=min(cycles, 1), interactive=cycles > 1),
+            gr.update(maximum=cfg.depth - 1, value=cfg.depth - 1),
+            gr.update(choices=["mean"] + [str(h) for h in range(cfg.heads)], value="mean"))
+
+
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+    """The tab's widgets and events (call inside a gr.Tab)."""
+    roles = [r for r in models.roles() if models.get(r).model.config.model_type != "cnn"]
+    first = "student" if "student" in roles else roles[0]
+    cfg = models.get(first).model.config
+    with gr.Row():
+        role = gr.Dropdown(roles, value=first, label="model")
+        keypoint = gr.Dropdown(list(KEYPOINT_NAMES), value="left_wrist", label="keypoint")
+        head = gr.Dropdown(["mean"] + [str(h) for h in range(cfg.heads)], value="mean", label="head")
+    with gr.Row():
+        cycle = gr.Slider(1, max(2, cfg.cycle_num), value=1, step=1, label="cycle")
+        layer = gr.Slider(0, cfg.depth - 1, value=cfg.depth - 1, step=1, label="layer")
+        run = gr.Button("Show attention", variant="primary")
+    notes = gr.Markdown()
+    top = gr.Plot(label="selected attention map and rollout (on the network's input crop)")
+    cycles_fig = gr.Plot(label="the same layer/head in every cycle")
+    change = gr.Plot(label="keypoint-token change between cycles")
+    inputs = [image, box, role, cycle, layer, head, keypoint]
+    outputs = [top, cycles_fig, change, notes]
+    def handler(image, box, model, cycle, layer, head, keypoint):
+        return attention(models, image, box, model, cycle, layer, head, keypoint)
+
+    run.click(handler, inputs, outputs, api_name="attention")
+    for widget in (cycle, layer, head, keypoint):  # redraw from the cache, no new forward pass
+        event = widget.release if isinstance(widget, gr.Slider) else widget.input
+        event(handler, inputs, outputs, api_name=False)
+    role.input(lambda r: _controls_for(models, r), [role], [cycle, layer, head], api_name=False)

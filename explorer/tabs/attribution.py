@@ -1,0 +1,56 @@
+"""Attribution tab: captum saliency / integrated gradients / occlusion per keypoint, teacher vs student."""
+from __future__ import annotations
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from sdpose_core.data.coco_meta import KEYPOINT_NAMES
+from sdpose_core.data.transforms import apply_affine
+from sdpose_core.interpret.attribution import METHODS, keypoint_attribution
+from sdpose_core.viz import attention_grid_figure
+
+from ..inputs import parse_box, read_image
+from ..models import ModelSet
+from ..ui import guarded
+from .attention import _keypoint_index
+
+OUTPUTS = ("plot", "md")
+
+
+@guarded(*OUTPUTS)
+def attribution(models: ModelSet, image_path, box_text: str | None, student_role: str = "student",
+                keypoint: int | str = 0, method: str = "saliency") -> tuple[go.Figure, str]:
+    """Teacher and student attribution maps for one keypoint on the network crop, and a note."""
+    image = read_image(image_path)
+    box = parse_box(box_text, image.shape[:2])
+    k = _keypoint_index(keypoint)
+    maps, points, titles, crop = [], [], [], None
+    for role in ("teacher", student_role):
+        loaded = models.get(role)
+        res = models.result(role, image, box)
+        crop = res.crop if crop is None else crop
+        maps.append(keypoint_attribution(loaded.model, image, k, box, method=method))
+        points.append(apply_affine(res.keypoints[k], res.meta["matrix"]))
+        titles.append(f"{loaded.label}: {KEYPOINT_NAMES[k]}")
+    fig = attention_grid_figure(crop, maps, titles, marker=points, shared_scale=True)
+    note = (f"**{method.replace('_', ' ')}** of each model's confidence for **{KEYPOINT_NAMES[k]}** "
+            "with respect to the input crop (|attribution| summed over colour, each map scaled to max 1). "
+            "Crosses: the model's prediction.")
+    return fig, note
+
+
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+    """The tab's widgets and events (call inside a gr.Tab)."""
+    students = models.roles(students_only=True)
+    with gr.Row():
+        role = gr.Dropdown(students, value=students[0] if students else None, label="student")
+        keypoint = gr.Dropdown(list(KEYPOINT_NAMES), value="left_wrist", label="keypoint")
+        method = gr.Dropdown(list(METHODS), value="saliency", label="method")
+        run = gr.Button("Explain", variant="primary")
+    note = gr.Markdown()
+    fig = gr.Plot(label="attribution on the network's input crop (teacher | student)")
+
+    def handler(image, box, student, keypoint, method):
+        return attribution(models, image, box, student, keypoint, method)
+
+    run.click(handler, [image, box, role, keypoint, method], [fig, note], api_name="attribution")

@@ -1,0 +1,62 @@
+"""Heatmaps tab: teacher heatmap vs the DistilPose student's simulated heatmap, σ, loss terms."""
+from __future__ import annotations
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from sdpose_core.data.coco_meta import KEYPOINT_NAMES
+from sdpose_core.interpret import distilpose_heatmap_view
+from sdpose_core.viz import heatmap_comparison_figure, loss_table_markdown
+from sdpose_core.viz.heatmaps import heatmap_grid_figure, sigma_overlay_figure
+
+from ..inputs import parse_box, read_image
+from ..models import ModelSet
+from ..ui import guarded
+from .attention import _keypoint_index
+
+OUTPUTS = ("plot", "plot", "md", "plot")
+
+
+@guarded(*OUTPUTS)
+def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int | str = 0
+             ) -> tuple[go.Figure, go.Figure, str, go.Figure]:
+    """Three heatmap panels for one keypoint, σ ellipses of every keypoint on the crop, loss table,
+    and the teacher heatmaps of all keypoints as small multiples."""
+    image = read_image(image_path)
+    box = parse_box(box_text, image.shape[:2])
+    teacher, student = models.get("teacher"), models.get("distilpose")
+    t_res, s_res = models.result("teacher", image, box), models.result("distilpose", image, box)
+    view = distilpose_heatmap_view(s_res.outputs[0], t_res.outputs[0])
+    k = _keypoint_index(keypoint)
+    name = KEYPOINT_NAMES[k]
+    panels = heatmap_comparison_figure(
+        view.teacher[k], view.simulated[k], view.centers[k], view.sigma[k],
+        title=f"{name}: σ = ({view.sigma[k, 0]:.2f}, {view.sigma[k, 1]:.2f}) heatmap px")
+    overview = sigma_overlay_figure(s_res.crop, view.centers_in_crop(s_res.crop.shape[:2]),
+                                    view.sigma_in_crop(s_res.crop.shape[:2]), highlight=k)
+    extra = {f"{name}: student score (sigmoid)": f"{view.score[k]:.3f}",
+             f"{name}: teacher heatmap at the student's point": f"{view.teacher_value[k]:.3f}",
+             "teacher": teacher.label, "student": student.label}
+    md = ("DistilPose loss terms for this image, without ground truth (so no `reg_loss`); "
+          "official weights, all keypoints weighted 1.\n\n" + loss_table_markdown(view.losses, extra))
+    grid = heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES))
+    return panels, overview, md, grid
+
+
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+    """The tab's widgets and events (call inside a gr.Tab)."""
+    with gr.Row():
+        keypoint = gr.Dropdown(list(KEYPOINT_NAMES), value="left_wrist", label="keypoint")
+        run = gr.Button("Show heatmaps", variant="primary")
+    panels = gr.Plot(label="teacher vs simulated heatmap (heatmap pixels; rings: 1σ and 2σ)")
+    with gr.Row():
+        overview = gr.Plot(label="student σ ellipses on the crop (2σ)")
+        losses = gr.Markdown()
+    with gr.Accordion("teacher heatmaps of every keypoint", open=False):
+        grid = gr.Plot(label="teacher heatmaps (one colour scale)")
+    def handler(image, box, keypoint):
+        return heatmaps(models, image, box, keypoint)
+
+    outputs = [panels, overview, losses, grid]
+    run.click(handler, [image, box, keypoint], outputs, api_name="heatmaps")
+    keypoint.input(handler, [image, box, keypoint], outputs, api_name=False)
