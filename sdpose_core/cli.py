@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -70,9 +71,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         seed=args.seed, workers=args.workers, progress=not args.quiet,
                         max_steps_per_epoch=args.max_steps)
     history = train(opts)
-    last = history[-1] if history else {}
-    shown = ", ".join(f"{k} {last[k]:.4f}" for k in ("AP", "AR", "PCK@0.2") if k in last)
-    print(f"finished {args.recipe} in {args.out}" + (f": {shown}" if shown else " (already complete)"))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return 0
+    if not history:
+        print(f"{args.out} already holds all {opts.epochs} epochs of {args.recipe}: nothing to do")
+        return 0
+    shown = ", ".join(f"{k} {history[-1][k]:.4f}" for k in ("AP", "AR", "PCK@0.2") if k in history[-1])
+    print(f"finished {args.recipe} in {args.out}" + (f": {shown}" if shown else ""))
     return 0
 
 

@@ -132,3 +132,15 @@ def test_sigkill_then_resume_loses_no_finished_epoch(synth, tmp_path):
     epochs = [r["epoch"] for r in RunDir(out).read_metrics()]
     assert epochs == [0, 1, 2, 3]
     assert json.loads((out / "config.json").read_text())["recipe"] == "baseline"
+
+
+def test_same_script_runs_under_torchrun(synth, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "sdpose_core",
+           "train", "--recipe", "sdpose", "--data", str(synth["train"]), "--out", str(out), "--epochs", "2",
+           "--batch-size", "4", "--max-steps", "2", "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("finished sdpose") == 1  # rank 0 only
+    assert [r["epoch"] for r in RunDir(out).read_metrics()] == [0, 1]
+    assert load_model(out / "model.pt").config.name == "synth-student"
