@@ -11,9 +11,7 @@ each annotated person (or each detection, for evaluation) with the transforms of
 """
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,173 +26,12 @@ from sdpose_core.data.transforms import (  # noqa: F401  (image helpers re-expor
     bbox_xywh_to_center_scale, crop_matrix, denormalize, flip_keypoint_order, get_affine_matrix,
     normalize_image, to_rgb_uint8, warp_image,
 )
-
+from sdpose_core.data.coco_source import (  # noqa: F401  (CocoSource, load_json re-exported)
+    CocoSource, Instance, detection_instances, gt_instances, load_json, resolve_coco_source,
+)
 
 TargetFn = Callable[[np.ndarray, np.ndarray], dict]
 _RESERVED_KEYS = {"image", "keypoints", "visible", "keypoint_flags", "meta"}
-
-
-# ----------------------------------------------------------------------------- source resolution
-
-@dataclass
-class CocoSource:
-    """Where a COCO-format dataset lives: its annotation json and its image folder."""
-
-    annotation_file: Path
-    image_dir: Path
-    data: dict = field(default_factory=dict, repr=False)  # the parsed json
-
-
-def load_json(path: Path) -> Any:
-    """Parse a json file, turning decode errors into a ValueError naming the file."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: malformed JSON ({e})") from e
-
-
-def _is_coco_dict(data: Any) -> bool:
-    return isinstance(data, dict) and "images" in data and "annotations" in data
-
-
-def _find_annotation_file(folder: Path) -> tuple[Path, dict]:
-    """annotations.json, else the single *.json with images + annotations (non-detection first)."""
-    default = folder / "annotations.json"
-    if default.is_file():
-        return default, load_json(default)
-    found: list[tuple[Path, dict]] = []
-    broken: list[ValueError] = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            data = load_json(path)
-        except ValueError as e:  # a broken side file must not hide a good one
-            broken.append(e)
-            continue
-        if _is_coco_dict(data):
-            found.append((path, data))
-    if len(found) > 1:  # prefer files that are not detection results
-        non_det = [(p, d) for p, d in found if "det" not in p.stem.lower()]
-        found = non_det or found
-    if len(found) == 1:
-        return found[0]
-    if not found and broken:
-        raise broken[0]
-    if not found:
-        jsons = sorted(p.name for p in folder.glob("*.json"))
-        raise FileNotFoundError(
-            f"no COCO keypoints annotation json in {folder} (looked for annotations.json or a *.json "
-            f"with 'images' and 'annotations' keys; json files present: {jsons or 'none'})")
-    names = [p.name for p, _ in found]
-    raise ValueError(f"several annotation files in {folder}: {names}; pass one json path")
-
-
-def _find_image_dir(folder: Path, data: dict) -> Path:
-    """folder/images or folder itself: whichever holds the first listed image."""
-    candidates = [folder / "images", folder]
-    images = data.get("images") or []
-    first = images[0].get("file_name") if images and isinstance(images[0], dict) else None
-    if first:
-        for cand in candidates:
-            if (cand / first).is_file():
-                return cand
-    return candidates[0] if candidates[0].is_dir() else folder
-
-
-def resolve_coco_source(source: str | Path) -> CocoSource:
-    """Find the annotation json and image folder of a COCO-format dataset.
-
-    Args:
-        source: a folder (uses ``annotations.json``, or the single *.json holding 'images'
-            and 'annotations', preferring names without "det") or a json file path.
-
-    Raises:
-        FileNotFoundError: the path does not exist, or a folder has no annotation json.
-        ValueError: malformed json, not COCO-shaped, or several candidate files.
-    """
-    path = Path(source).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"dataset source not found: {path}")
-    if path.is_dir():
-        ann_file, data = _find_annotation_file(path)
-    else:
-        ann_file, data = path, load_json(path)
-    if not _is_coco_dict(data):
-        raise ValueError(f"{ann_file}: not a COCO keypoints file (needs 'images' and 'annotations')")
-    return CocoSource(annotation_file=ann_file, image_dir=_find_image_dir(ann_file.parent, data), data=data)
-
-
-# ----------------------------------------------------------------------------- instances
-
-@dataclass
-class Instance:
-    """One person to crop: a GT annotation or a detection."""
-
-    image_id: int
-    ann_id: int  # -1 for detections
-    bbox: np.ndarray  # (4,) xywh
-    keypoints: np.ndarray  # (17, 3) image pixels + COCO v (zeros for detections)
-    score: float = 1.0
-
-
-def _person_category_ids(data: dict) -> set[int]:
-    cats = data.get("categories") or []
-    ids = {c["id"] for c in cats if isinstance(c, dict) and c.get("name") == "person"}
-    return ids or {1}
-
-
-def _clip_bbox(bbox: list[float], width: int, height: int) -> np.ndarray | None:
-    """mmpose 0.x box sanitation: clip to the image, drop empty boxes."""
-    x, y, w, h = (float(v) for v in bbox)
-    x1, y1 = max(0.0, x), max(0.0, y)
-    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
-    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
-    if x2 <= x1 or y2 <= y1:
-        return None
-    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float64)
-
-
-def gt_instances(data: dict, images: dict[int, dict], min_keypoints: int = 1) -> list[Instance]:
-    """Person annotations with >= min_keypoints labelled joints (iscrowd ignored)."""
-    person_ids = _person_category_ids(data)
-    out: list[Instance] = []
-    for ann in data["annotations"]:
-        if ann.get("iscrowd", 0) or ann.get("category_id", 1) not in person_ids:
-            continue
-        kpts = np.asarray(ann.get("keypoints") or [], dtype=np.float64)
-        img = images.get(ann.get("image_id"))
-        if kpts.size != NUM_KEYPOINTS * 3 or img is None or "bbox" not in ann:
-            continue
-        kpts = kpts.reshape(NUM_KEYPOINTS, 3)
-        if int((kpts[:, 2] > 0).sum()) < max(1, min_keypoints):
-            continue
-        bbox = _clip_bbox(ann["bbox"], int(img["width"]), int(img["height"]))
-        if bbox is not None:
-            out.append(Instance(int(ann["image_id"]), int(ann.get("id", -1)), bbox, kpts))
-    return out
-
-
-def detection_instances(
-    path: str | Path, images: dict[int, dict], score_thr: float = 0.0
-) -> list[Instance]:
-    """Person boxes from a COCO results-format json (list of {image_id, bbox, score})."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"detection file not found: {path}")
-    dets = load_json(path)
-    if not isinstance(dets, list):
-        raise ValueError(f"{path}: detections must be a results-format list of "
-                         "{image_id, category_id, bbox, score}")
-    out: list[Instance] = []
-    for det in dets:
-        if det.get("category_id", 1) != 1 or det.get("image_id") not in images:
-            continue
-        score = float(det.get("score", 1.0))
-        if score < score_thr:
-            continue
-        bbox = np.asarray(det["bbox"], dtype=np.float64).reshape(4)
-        out.append(Instance(int(det["image_id"]), -1, bbox, np.zeros((NUM_KEYPOINTS, 3)), score))
-    return out
 
 
 # ----------------------------------------------------------------------------- images
@@ -326,6 +163,7 @@ class CocoKeypointDataset(Dataset):
         self.target_fn, self.padding = target_fn, float(padding)
         self.cache_images = int(cache_images)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.skipped: dict[str, int] = {}  # annotations / keypoints left out, by reason
         data = self.source.data
         self.images = {int(img["id"]): img for img in data["images"]}
         if use_detections is not None:
@@ -334,11 +172,12 @@ class CocoKeypointDataset(Dataset):
                 raise ValueError(
                     f"{use_detections}: no person detections for images of {self.annotation_file}")
         else:
-            self.instances = gt_instances(data, self.images, min_keypoints)
+            self.instances = gt_instances(data, self.images, min_keypoints, self.skipped)
             if not self.instances:
+                why = "; ".join(f"{n} {k}" for k, n in self.skipped.items()) or "no annotations"
                 raise ValueError(
                     f"{self.annotation_file}: no person annotations with >= {max(1, min_keypoints)} "
-                    "labelled keypoints (iscrowd ignored)")
+                    f"labelled keypoints inside the image (iscrowd ignored); skipped: {why}")
 
     def __len__(self) -> int:
         return len(self.instances)

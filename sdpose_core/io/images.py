@@ -101,7 +101,7 @@ def load_user_image(source: str | os.PathLike | np.ndarray | Image.Image,
                          "please downscale it") from None
     except UnidentifiedImageError:
         raise ValueError(f"{path.name}: not an image file this app can read (PNG, JPEG, WebP, BMP, TIFF)") from None
-    except ValueError:
-        raise
+    except ValueError as err:  # size checks: name the file
+        raise ValueError(f"{path.name}: {err}") from None
     except (OSError, SyntaxError, EOFError) as err:
         raise ValueError(f"{path.name}: the image file is damaged or truncated ({err})") from None
