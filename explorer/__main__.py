@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the models, build the app and serve until interrupted."""
-    from explorer.app import build_app
+    from explorer.app import MAX_UPLOAD, build_app
     from explorer.models import ModelSet
 
     for name in ("checkpoint_dir", "teacher", "student", "distilpose", "simcc"):
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if models.any_untrained():
         print("explorer: some models have no checkpoint and run untrained (see the 'models' panel)")
     demo = build_app(models)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True,
+                max_file_size=MAX_UPLOAD)
     return 0
 
 

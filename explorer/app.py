@@ -14,6 +14,14 @@ INTRO = ("Knowledge distillation for pose estimation, inspected on one photo. Up
          "an example), optionally give the person box, then press the button of a tab.")
 
 
+
+# Serving bounds: at most CONCURRENCY requests run at once and QUEUE_SIZE wait; uploads are capped
+# at MAX_UPLOAD (gradio refuses bigger files before any handler runs). With the per-model result
+# cache (ModelSet, 24 images) this bounds the memory the app can hold.
+CONCURRENCY = 2
+QUEUE_SIZE = 64
+MAX_UPLOAD = "40mb"
+
 def model_status(models: ModelSet) -> str:
     """Markdown: which weights each role uses; a clear notice when some are untrained."""
     rows = [f"- **{m.label}**: {m.source}" + (f" ({m.note})" if m.note else "") for m in models.models.values()]
@@ -62,4 +70,4 @@ def build_app(models: ModelSet) -> gr.Blocks:
                     with gr.Tab("Attribution", id="attribution"):
                         attribution.build(models, image, box)
         image.upload(_check_upload, [image], None, api_name=False)
-    return demo.queue(default_concurrency_limit=2, max_size=32)
+    return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

@@ -5,7 +5,7 @@ import socket
 
 import gradio as gr
 
-from .app import build_app
+from .app import MAX_UPLOAD, build_app
 from .models import ModelSet
 
 
@@ -22,5 +22,6 @@ def start_background(models: ModelSet, port: int | None = None, host: str = "127
     demo = build_app(models)
     port = port or free_port(host)
     demo.launch(server_name=host, server_port=port, prevent_thread_lock=True, quiet=True,
-                show_error=True)
+                show_error=True,
+                max_file_size=MAX_UPLOAD)
     return demo, f"http://{host}:{port}/"
