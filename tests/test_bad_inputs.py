@@ -30,9 +30,8 @@ from bad_input_builders import (EXAMPLE, EXAMPLE_BOX, MARKER, Case, Outcome, ckp
 from sdpose_core import load_model
 from sdpose_core.cli import main as cli_main
 from sdpose_core.data.topdown import CocoKeypointDataset
-from sdpose_core.io.checkpoint import CheckpointError, save_model
+from sdpose_core.io.checkpoint import CheckpointError
 from sdpose_core.io.images import load_user_image
-from sdpose_core.models.zoo import build_model
 
 
 # ---- the table ----------------------------------------------------------------------------------
@@ -217,10 +216,9 @@ def random_models(folder: Path) -> Any:
     """The explorer's ModelSet over random-weight checkpoints (plumbing only)."""
     from explorer.models import ModelSet
 
-    torch.manual_seed(0)
-    for name in ("synth-teacher", "synth-student", "synth-regression"):
-        save_model(build_model(name), folder / f"{name}.pt")
-    return ModelSet.load(folder, warmup=False)
+    from conftest import write_random_checkpoints
+
+    return ModelSet.load(write_random_checkpoints(folder), warmup=False)
 
 
 @pytest.fixture(scope="module")

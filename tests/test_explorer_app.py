@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
@@ -19,6 +18,7 @@ from sdpose_core.cli import build_parser  # noqa: E402
 from sdpose_core.io.checkpoint import save_model  # noqa: E402
 from sdpose_core.models.zoo import build_model  # noqa: E402
 from sdpose_core.train.run_dir import RunDir  # noqa: E402
+from conftest import write_random_checkpoints  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,10 +30,7 @@ def _is_figure(value) -> bool:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """The app with random-weight checkpoints and one tiny run folder, plus a client."""
-    folder = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    for name in ("synth-teacher", "synth-student", "synth-regression"):
-        save_model(build_model(name), folder / f"{name}.pt")
+    folder = write_random_checkpoints(tmp_path_factory.mktemp("ckpt"))
     run = RunDir(tmp_path_factory.mktemp("run"))
     for epoch in range(2):
         save_model(build_model("synth-student"), run.snapshot_path(epoch), epoch=epoch)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI"):  # .ci/run installs it: a missing browser is a CI failure
@@ -22,6 +21,7 @@ from explorer.serve import start_background  # noqa: E402
 from sdpose_core.io.checkpoint import save_model  # noqa: E402
 from sdpose_core.models.zoo import build_model  # noqa: E402
 from sdpose_core.train.run_dir import RunDir  # noqa: E402
+from conftest import write_random_checkpoints  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -32,10 +32,7 @@ TABS = [("Compare", "Compare", 2), ("Token attention", "Show attention", 3),
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("ckpt")
-    torch.manual_seed(0)
-    for name in ("synth-teacher", "synth-student", "synth-regression"):
-        save_model(build_model(name), folder / f"{name}.pt")
+    folder = write_random_checkpoints(tmp_path_factory.mktemp("ckpt"))
     run = RunDir(tmp_path_factory.mktemp("run"))
     save_model(build_model("synth-regression"), run.snapshot_path(0), epoch=0)
     run.log({"epoch": 0, "total": 0.5})
