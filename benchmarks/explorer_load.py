@@ -54,11 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     demo, url = start_background(models)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     try:
-        uploads = unique_uploads(args.requests, Path(tempfile.mkdtemp()))
-        start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.requests) as pool:
-            results = list(pool.map(lambda i: one_request(url, i, *uploads[i]), range(args.requests)))
-        wall = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as folder:
+            uploads = unique_uploads(args.requests, Path(folder))
+            start = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.requests) as pool:
+                results = list(pool.map(lambda i: one_request(url, i, *uploads[i]), range(args.requests)))
+            wall = time.perf_counter() - start
     finally:
         demo.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -65,7 +65,7 @@ class Budget:
     max_steps: int | None = None
 
 
-def run_seed(seed: int, data: dict[str, Path], out: Path, budget: Budget, threads: int) -> dict[str, dict]:
+def run_seed(seed: int, data: dict[str, Path], out: Path, budget: Budget) -> dict[str, dict]:
     """Train every job for one seed; returns per-job {AP, PCK, seconds, checkpoint}."""
     rows: dict[str, dict] = {}
     for job in JOBS:
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {split: generate_dataset(args.out / "data" / split, num=num, seed=seed, difficulty=budget.difficulty,
                                     progress=False)
             for split, num, seed in (("train", budget.train_num, 1000), ("val", budget.val_num, 2000))}
-    per_seed = {seed: run_seed(seed, data, args.out, budget, torch.get_num_threads()) for seed in args.seeds}
+    per_seed = {seed: run_seed(seed, data, args.out, budget) for seed in args.seeds}
     facts = {job.name: model_facts(per_seed[args.seeds[0]][job.name]["checkpoint"]) for job in JOBS}
     command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(write_results(per_seed, facts, budget, command.strip(), args.docs))

@@ -13,7 +13,7 @@ pytest.importorskip("gradio")
 pytest.importorskip("plotly")
 
 from explorer import models as explorer_models  # noqa: E402
-from explorer.inputs import examples, parse_box  # noqa: E402
+from explorer.inputs import examples  # noqa: E402
 from explorer.models import ModelSet  # noqa: E402
 from explorer.tabs import attention, attribution, compare, heatmaps, stages  # noqa: E402
 from sdpose_core.interpret import (attention_rollout, keypoint_attention_map, keypoint_rollout_map,  # noqa: E402

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gradio as gr
-import numpy as np
 import plotly.graph_objects as go
 
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,6 @@ class TrainOptions:
     workers: int = 0
     progress: bool = True
     max_steps_per_epoch: int | None = None
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         recipe = get_recipe(self.recipe)

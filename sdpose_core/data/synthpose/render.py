@@ -168,7 +168,7 @@ def _torso_points(b: Body2D) -> np.ndarray:
 
 def _draw_head(img, b: Body2D, pal: Palette, light, ids) -> None:
     """Neck, skull (hair at the back/top), face disc, ears, eyes, nose, mouth."""
-    s, r = b.scale, b.props.head_r * b.scale
+    r = b.props.head_r * b.scale
     xy, hc = b.xy, b.xy[HEAD]
     capsule(img, (xy[5] + xy[6]) / 2, hc, r * 0.42, r * 0.4, pal.skin, light, ids, HEAD_PART)
     blob(img, hc, r, pal.hair, light, ids, HEAD_PART)
