@@ -18,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--checkpoint-dir", type=Path, help="folder of <zoo-name>.pt checkpoints "
                    "(default: data_samples/checkpoints)")
-    p.add_argument("--teacher", type=Path, help="heatmap teacher checkpoint (default synth-teacher)")
+    p.add_argument("--teacher", type=Path, help="heatmap teacher checkpoint, or `blazepose` (the `real` extra; default synth-teacher)")
     p.add_argument("--student", type=Path, help="SDPose student checkpoint (default synth-student)")
     p.add_argument("--distilpose", type=Path, help="DistilPose regression student (default synth-regression)")
     p.add_argument("--simcc", type=Path, help="SimCC / DWPose student (optional)")
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     for name in ("checkpoint_dir", "teacher", "student", "distilpose", "simcc"):
         value = getattr(args, name)
-        if value is not None and not Path(value).exists():
+        if value is not None and str(value) != "blazepose" and not Path(value).exists():
             print(f"explorer: {name.replace('_', '-')} {value} does not exist", file=sys.stderr)
             return 2
     models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, student=args.student,

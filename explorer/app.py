@@ -6,7 +6,7 @@ import gradio as gr
 from .components import photo_input
 from .inputs import examples, read_image
 from .models import ModelSet
-from .tabs import attention, attribution, compare, heatmaps, stages
+from .tabs import attention, attribution, compare, heatmaps, live, stages
 from .ui import warn
 
 TITLE = "SDPose explorer"
@@ -69,5 +69,7 @@ def build_app(models: ModelSet) -> gr.Blocks:
                         stages.build(models, image, box)
                     with gr.Tab("Attribution", id="attribution"):
                         attribution.build(models, image, box)
+                    with gr.Tab("Live distill", id="live"):
+                        live.build(models, image, box)
         image.upload(_check_upload, [image], None, api_name=False)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

@@ -28,6 +28,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "simcc": ("synth-simcc", "DWPose / SimCC student"),
 }
 OPTIONAL_ROLES = ("simcc",)  # shown only when a checkpoint exists
+REAL_MODELS = ("blazepose",)  # the `real` extra (sdpose install-blazepose), listed when installed
 
 
 @dataclass
@@ -55,6 +56,11 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
     """Load one role from an explicit file, else ``<checkpoint_dir>/<zoo>.pt``, else random init."""
     zoo_name = ROLES[role][0]
     candidate = Path(path) if path else checkpoint_dir / f"{zoo_name}.pt"
+    if str(path) == "blazepose":  # the offline real-photo teacher (`real` extra), by name
+        try:
+            return LoadedModel(role, load_model("blazepose"), "blazepose", True)
+        except CheckpointError as err:
+            return _untrained(role, zoo_name, f"could not load BlazePose: {err}")
     if not candidate.is_file():
         if role in OPTIONAL_ROLES and not path:
             return None
@@ -66,11 +72,30 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
     return LoadedModel(role, model, str(candidate), True)
 
 
+def load_extras(folder: Path) -> dict[str, LoadedModel]:
+    """BlazePose when the `real` extra and its file are installed, and every ``folder/*.onnx``
+    (RTMPose / DWPose layout) as ``onnx:<name>``; what cannot load is left out (no network)."""
+    extras = {}
+    for name in REAL_MODELS:
+        try:
+            extras[name] = LoadedModel(name, load_model(name), name, True)
+        except CheckpointError:
+            pass
+    for onnx_file in sorted(folder.glob("*.onnx")):
+        try:
+            extras[f"onnx:{onnx_file.stem}"] = LoadedModel("onnx", load_model(onnx_file), str(onnx_file), True)
+        except CheckpointError:
+            pass
+    return extras
+
+
 class ModelSet:
     """The explorer's models by role, and an LRU cache of their results per image + box."""
 
-    def __init__(self, models: dict[str, LoadedModel], cache_size: int = 24):
+    def __init__(self, models: dict[str, LoadedModel], cache_size: int = 24,
+                 extras: dict[str, LoadedModel] | None = None):
         self.models = models
+        self.extras = extras or {}  # models of other runtimes (BlazePose, ONNX), offered beside the roles
         self.runs: list[Path] = []  # training run folders offered by the stages tab
         self._cache: OrderedDict[tuple, PoseResult] = OrderedDict()
         self._cache_size = cache_size
@@ -83,7 +108,7 @@ class ModelSet:
         folder = Path(checkpoint_dir) if checkpoint_dir else CHECKPOINT_DIR
         paths = {"teacher": teacher, "student": student, "distilpose": distilpose, "simcc": simcc}
         models = {r: m for r in ROLES if (m := load_role(r, paths[r], folder)) is not None}
-        out = cls(models)
+        out = cls(models, extras=load_extras(folder))
         if warmup:  # the first forward of a model is slow; keep it out of the latency shown
             blank = np.zeros((64, 48, 3), np.uint8)
             for m in models.values():
@@ -91,12 +116,12 @@ class ModelSet:
         return out
 
     def roles(self, students_only: bool = False) -> list[str]:
-        return [r for r in self.models if not (students_only and r == "teacher")]
+        return [r for r in [*self.models, *self.extras] if not (students_only and r == "teacher")]
 
     def get(self, role: str) -> LoadedModel:
-        if role not in self.models:
-            raise ValueError(f"no {role!r} model loaded (have: {', '.join(self.models)})")
-        return self.models[role]
+        if role not in self.models and role not in self.extras:
+            raise ValueError(f"no {role!r} model loaded (have: {', '.join([*self.models, *self.extras])})")
+        return self.models[role] if role in self.models else self.extras[role]
 
     def any_untrained(self) -> bool:
         return any(not m.trained for m in self.models.values())

@@ -62,14 +62,14 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from sdpose_core.train.trainer import TrainOptions, train
 
-    for name in ("data", "val", "teacher"):
+    for name in ("data", "val", "teacher", "backbone"):
         path = getattr(args, name)
         if path is not None and not Path(path).exists():
             raise CLIError(f"--{name} {path} does not exist")
     opts = TrainOptions(recipe=args.recipe, data=args.data, val=args.val, out=args.out, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
-                        seed=args.seed, workers=args.workers, progress=not args.quiet,
-                        max_steps_per_epoch=args.max_steps)
+                        backbone=args.backbone, seed=args.seed, workers=args.workers, progress=not args.quiet,
+                        max_steps_per_epoch=args.max_steps, augment=args.augment)
     history = train(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -93,6 +93,40 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         for name, value in metrics.items():
             print(f"{name:<10}{value:8.4f}")
+    return 0
+
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    from sdpose_core import load_model
+    from sdpose_core.real.onnx_pose import export_onnx
+
+    out = export_onnx(load_model(args.model), args.out, opset=args.opset)
+    print(f"wrote {out} (RTMPose layout: input (1, 3, H, W), outputs simcc_x, simcc_y)")
+    return 0
+
+
+def _cmd_install_blazepose(args: argparse.Namespace) -> int:
+    from sdpose_core.real import install_blazepose, require_blazepose
+
+    path = install_blazepose(force=args.force)
+    require_blazepose()  # the runtime (ai-edge-litert) is there too
+    print(f"BlazePose model ready at {path}")
+    return 0
+
+
+def _cmd_distill_folder(args: argparse.Namespace) -> int:
+    from sdpose_core.train.distill_folder import distill_folder
+
+    result = distill_folder(args.teacher, args.images, args.out, recipe=args.recipe, epochs=args.epochs,
+                            student=args.student, box=args.box, min_score=args.min_score,
+                            batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                            max_steps_per_epoch=args.max_steps, val=args.val, progress=not args.quiet)
+    print(result.labels.summary())
+    if not result.history:
+        print(f"{args.out} already holds every epoch: nothing to do")
+    shown = ", ".join(f"{k} {result.history[-1][k]:.4f}" for k in ("total", "AP", "PCK@0.2")
+                      if result.history and k in result.history[-1])
+    print(f"student written to {result.model}" + (f" ({shown})" if shown else ""))
     return 0
 
 
@@ -135,10 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float)
     p.add_argument("--teacher", type=Path, help="teacher checkpoint (distilpose, dwpose-s1, dwpose-s2)")
+    p.add_argument("--backbone", type=Path,
+                   help="checkpoint whose .backbone is copied into the student and frozen (a `backbone` run)")
     p.add_argument("--model", help="zoo name of the student (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")
+    p.add_argument("--augment", choices=("default", "flip", "none"), default="default",
+                   help="training augmentation: the mmpose pipeline, flips only, or none")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
@@ -150,6 +188,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pck-alpha", type=float, default=0.2)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("export-onnx", help="write a SimCC model as an RTMPose-layout ONNX file")
+    p.add_argument("--model", required=True, help="zoo name or checkpoint of a SimCC model (e.g. synth-simcc)")
+    p.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
+    p.add_argument("--opset", type=_positive_int, default=17, help="ONNX opset (default 17)")
+    p.set_defaults(func=_cmd_export_onnx)
+
+    p = sub.add_parser("install-blazepose", help="fetch BlazePose's .tflite from the MediaPipe wheel (network)")
+    p.add_argument("--force", action="store_true", help="download again even if it is cached")
+    p.set_defaults(func=_cmd_install_blazepose)
+
+    p = sub.add_parser("distill-folder", help="pseudo-label a folder of photos with a teacher and distil a student")
+    p.add_argument("--teacher", required=True, help="zoo name, checkpoint or real teacher (e.g. blazepose)")
+    p.add_argument("--images", required=True, type=Path, help="folder of photos (searched recursively)")
+    p.add_argument("--out", required=True, type=Path, help="run folder (pseudo/ labels + the training run)")
+    p.add_argument("--recipe", choices=("distilpose", "sdpose"), default="distilpose")
+    p.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
+    p.add_argument("--student", help="zoo name of the student (default: the recipe's)")
+    p.add_argument("--box", choices=("image", "teacher"), default="image",
+                   help="person box: the whole photo, or the teacher's own detection (two passes)")
+    p.add_argument("--min-score", type=float, default=0.0, help="leave teacher keypoints below this unlabelled")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")
+    p.add_argument("--val", type=Path, help="COCO folder with real labels: AP every epoch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_distill_folder)
 
     p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
     try:

@@ -242,6 +242,18 @@ def unlabelled_check(count: int, first: int) -> Callable[[CocoKeypointDataset], 
     return check
 
 
+def onnx_wrong_outputs(folder: Path) -> Path:
+    """An ONNX graph with one (1, 3, 64, 48) input and a 'heatmaps' output (not the SimCC layout)."""
+    from onnx import TensorProto, helper, save_model as save_onnx
+
+    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 64, 48])
+    heatmaps = helper.make_tensor_value_info("heatmaps", TensorProto.FLOAT, [1, 3, 64, 48])
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["heatmaps"])], "wrong", [image], [heatmaps])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    save_onnx(model, folder / "pose.onnx")
+    return folder / "pose.onnx"
+
+
 def compare_ok(value: Any) -> None:
     overlay, bars = value
     assert sum(len(t.x) == 17 for t in overlay.data if t.type == "scatter") == 2 and len(bars.data) == 2

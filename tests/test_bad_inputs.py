@@ -23,7 +23,8 @@ from PIL import Image
 
 from bad_input_builders import (EXAMPLE, EXAMPLE_BOX, MARKER, Case, Outcome, ckpt, cli, coco, compare_input,
                                 compare_ok, empty_dir, evil, gif, grey_check, image_file, landscape,
-                                nan_array, nan_array_check, nan_weights, noise, orientation, outside_points,
+                                nan_array, nan_array_check, nan_weights, noise, onnx_wrong_outputs,
+                                orientation, outside_points,
                                 palette, palette_transparent_check, png_header_only, rgb,
                                 sixteen_bit_check, teacher_weights, torch_bytes, unlabelled_check,
                                 upright_check, write)
@@ -167,6 +168,10 @@ CASES: list[Case] = [
          "box clipped to the image; poses drawn"),
     Case("compare-no-image", "compare", "no image uploaded", compare_input("", image=None),
          r"no image: upload a photo"),
+    # ONNX pose models -> load_model
+    Case("ckpt-onnx-wrong-outputs", "checkpoint", "ONNX file whose output is 'heatmaps', not simcc_x / simcc_y",
+         onnx_wrong_outputs, r"pose\.onnx: expected one image input .* outputs 'simcc_x' .* 'simcc_y' .*"
+         r"the graph has outputs: heatmaps"),
 ]
 
 

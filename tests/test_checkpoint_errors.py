@@ -118,3 +118,32 @@ def test_not_a_model_checkpoint(tmp_path):
 
 def test_checkpoint_error_is_value_error():
     assert issubclass(CheckpointError, ValueError)
+
+
+def test_shared_backbone_round_trip_and_confinement(tmp_path):
+    """Students saved with ``backbone_file`` load the sibling's backbone; fp16 storage stays close;
+    a backbone_file outside the folder is refused."""
+    from sdpose_core.models.backbone import load_backbone_
+
+    torch.manual_seed(0)
+    source = build_model("synth-backbone")
+    save_model(source, tmp_path / "backbone.pt", half=True)
+    student = load_backbone_(build_model("synth-simcc"), source).eval()
+    save_model(student, tmp_path / "student.pt", half=True, backbone_file="backbone.pt")
+    stored = torch.load(tmp_path / "student.pt", weights_only=True)["state_dict"]
+    assert not any(k.startswith("backbone.") for k in stored)
+    loaded = load_model(tmp_path / "student.pt")
+    x = torch.randn(2, 3, 128, 96)
+    with torch.no_grad():
+        diff = (loaded(x)[0].simcc_x - student(x)[0].simcc_x).abs().max()
+    assert diff < 1e-2
+    with pytest.raises(ValueError, match="bare file name"):
+        save_model(student, tmp_path / "bad.pt", backbone_file="../backbone.pt")
+    payload = torch.load(tmp_path / "student.pt", weights_only=True)
+    payload["backbone_file"] = "../elsewhere.pt"
+    torch.save(payload, tmp_path / "escape.pt")
+    with pytest.raises(CheckpointError, match="same folder"):
+        load_model(tmp_path / "escape.pt")
+    (tmp_path / "backbone.pt").unlink()
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_model(tmp_path / "student.pt")

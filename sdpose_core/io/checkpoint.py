@@ -34,7 +34,7 @@ from .official import OfficialLayoutError, infer_config, is_official, map_state_
 
 FORMAT = "sdpose-explorer"
 FORMAT_VERSION = 1
-_RESERVED = {"format", "format_version", "model_type", "config", "state_dict"}
+_RESERVED = {"format", "format_version", "model_type", "config", "state_dict", "backbone_file"}
 
 
 class CheckpointError(ValueError):
@@ -166,10 +166,28 @@ def _from_ours(obj: dict, source: str, cycle_num: int | None) -> nn.Module:
     state = obj.get("state_dict")
     if not isinstance(state, dict):
         raise CheckpointError(f"{source}: checkpoint has no 'state_dict' dict")
+    if obj.get("backbone_file"):
+        state = {**_shared_backbone(str(obj["backbone_file"]), source), **state}
     check_finite(state, source)
     model = build_model(cfg)
     load_state_dict_strict(model, state, source)
     return model
+
+
+def _shared_backbone(name: str, source: str) -> dict[str, torch.Tensor]:
+    """The ``backbone.*`` weights of a checkpoint that stores them in a sibling file (see
+    :func:`save_model`'s ``backbone_file``); only a bare file name in the same folder is accepted."""
+    if Path(name).name != name or name in ("", ".", ".."):
+        raise CheckpointError(f"{source}: backbone_file must be a file name in the same folder, got {name!r}")
+    path = Path(source).parent / name
+    obj = read_checkpoint(path)
+    state = obj.get("state_dict") if isinstance(obj, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source}: its backbone file {path} holds no state dict")
+    backbone = {k: v for k, v in state.items() if k.startswith("backbone.")}
+    if not backbone:
+        raise CheckpointError(f"{source}: its backbone file {path} has no backbone.* weights")
+    return backbone
 
 
 def _from_official(state: dict, source: str, **kw) -> nn.Module:
@@ -213,6 +231,8 @@ def load_model(name_or_path: str | os.PathLike, map_location: Any = "cpu", *, cy
             init), a checkpoint written by :func:`save_model`, or an official mmcv-style checkpoint
             (``{'state_dict': {'backbone.*', 'keypoint_head.tokenpose.*'}}``) of SDPose, DistilPose
             or TokenPose with a StemNet backbone.
+            Also ``"blazepose"`` (or a ``.tflite`` path) and RTMPose-layout ``.onnx`` files: models run
+            by other runtimes (``sdpose_core.real``; the ``real`` extra).
         map_location: device for the weights (``torch.load`` argument).
         cycles / cycle_num: override the number of trained cycles (not stored in official files).
         heads: attention heads of an official checkpoint (not stored; official configs use 8).
@@ -220,10 +240,15 @@ def load_model(name_or_path: str | os.PathLike, map_location: Any = "cpu", *, cy
         pos_embedding: override the position mode of an official checkpoint (default sine-full).
 
     Raises:
-        CheckpointError: unreadable, unsafe, non-finite or mismatching checkpoints.
+        CheckpointError: unreadable, unsafe, non-finite or mismatching checkpoints; a missing
+            optional runtime or model file (``MissingExtraError``, naming the install command).
     """
     cycle_num = cycle_num if cycle_num is not None else cycles
     path = Path(name_or_path)
+    from sdpose_core.real import is_real_model, load_real_model  # "blazepose", .onnx, .tflite
+
+    if is_real_model(name_or_path):
+        return load_real_model(name_or_path)
     if path.is_file():
         model = model_from_checkpoint(read_checkpoint(path, map_location), str(path), cycle_num=cycle_num,
                                       heads=heads, input_size=input_size, pos_embedding=pos_embedding)
@@ -241,12 +266,16 @@ def load_model(name_or_path: str | os.PathLike, map_location: Any = "cpu", *, cy
 
 
 # ---- writing -----------------------------------------------------------------------------------
-def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
+def save_model(model: nn.Module, path: str | os.PathLike, *, half: bool = False,
+               backbone_file: str | None = None, **extra: Any) -> Path:
     """Write an sdpose-explorer checkpoint atomically (temp file in the same folder + os.replace).
 
     Args:
         model: a model built from a ModelConfig (has ``.config``).
         path: destination file.
+        half: store floating-point tensors as float16 (they load back into float32 models).
+        backbone_file: leave out ``backbone.*`` and read it at load time from this checkpoint in the
+            same folder (bundled students share one frozen pretrained backbone).
         extra: plain metadata to store beside the weights (epoch, metrics, history ...).
     """
     cfg = getattr(model, "config", None)
@@ -255,7 +284,14 @@ def save_model(model: nn.Module, path: str | os.PathLike, **extra: Any) -> Path:
     clash = _RESERVED & set(extra)
     if clash:
         raise ValueError(f"extra keys {sorted(clash)} are reserved")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    if backbone_file:
+        if Path(backbone_file).name != backbone_file:
+            raise ValueError(f"backbone_file must be a bare file name, got {backbone_file!r}")
+        state = {k: v for k, v in state.items() if not k.startswith("backbone.")}
+        extra["backbone_file"] = backbone_file
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_type": cfg.model_type,
-               "config": cfg.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+               "config": cfg.to_dict(), "state_dict": state, **extra}
     return atomic_torch_save(payload, path)

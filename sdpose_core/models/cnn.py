@@ -40,6 +40,25 @@ class BasicBlock(nn.Module):
         return self.relu(out + identity)
 
 
+def downsampling_stages(cin: int, widths: tuple[int, ...], blocks: int) -> tuple[nn.Sequential, int]:
+    """One stride-2 stage of ``blocks`` BasicBlocks per width; returns (stages, out channels)."""
+    stages = []
+    for width in widths:
+        stages.append(nn.Sequential(BasicBlock(cin, width, 2), *(BasicBlock(width, width) for _ in range(blocks - 1))))
+        cin = width
+    return nn.Sequential(*stages), cin
+
+
+def deconv_stages(cin: int, widths: tuple[int, ...]) -> tuple[nn.Sequential, int]:
+    """SimpleBaseline's 4x4 stride-2 deconv + BN + ReLU per width; returns (deconvs, out channels)."""
+    layers = []
+    for width in widths:
+        layers += [nn.ConvTranspose2d(cin, width, 4, 2, 1, bias=False),
+                   nn.BatchNorm2d(width, momentum=BN_MOMENTUM), nn.ReLU(inplace=True)]
+        cin = width
+    return nn.Sequential(*layers), cin
+
+
 class CNNPoseModel(nn.Module):
     """SimpleBaseline-style heatmap model.
 
@@ -57,18 +76,8 @@ class CNNPoseModel(nn.Module):
         self.cycle_num = 1
         c = cfg.stem_channels
         self.stem = nn.Sequential(conv_bn_relu(3, c, 2), conv_bn_relu(c, c, 2))
-        stages, cin = [], c
-        for width in cfg.cnn_widths:
-            blocks = [BasicBlock(cin, width, 2)] + [BasicBlock(width, width) for _ in range(cfg.cnn_blocks - 1)]
-            stages.append(nn.Sequential(*blocks))
-            cin = width
-        self.stages = nn.Sequential(*stages)
-        deconvs = []
-        for width in cfg.cnn_deconv:
-            deconvs += [nn.ConvTranspose2d(cin, width, 4, 2, 1, bias=False),
-                        nn.BatchNorm2d(width, momentum=BN_MOMENTUM), nn.ReLU(inplace=True)]
-            cin = width
-        self.deconv = nn.Sequential(*deconvs)
+        self.stages, cin = downsampling_stages(c, cfg.cnn_widths, cfg.cnn_blocks)
+        self.deconv, cin = deconv_stages(cin, cfg.cnn_deconv)
         self.final_layer = nn.Conv2d(cin, cfg.num_keypoints, 1)
         init_cnn_(self)
         nn.init.normal_(self.final_layer.weight, std=0.001)

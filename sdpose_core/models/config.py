@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-MODEL_TYPES = ("tokenpose", "cnn")
+MODEL_TYPES = ("tokenpose", "cnn", "pretrain")
 HEAD_TYPES = ("heatmap", "regression", "simcc")
 POS_TYPES = ("sine-full", "sine", "learnable")
 ATTN_SCALES = ("head", "dim")
@@ -19,8 +19,9 @@ class ModelConfig:
 
     Args:
         name: zoo name (informational).
-        model_type: ``"tokenpose"`` (StemNet -> tokens -> (Multi-Cycled) transformer -> head) or
-            ``"cnn"`` (plain CNN heatmap model, SimpleBaseline-like).
+        model_type: ``"tokenpose"`` (StemNet -> tokens -> (Multi-Cycled) transformer -> head),
+            ``"cnn"`` (plain CNN heatmap model, SimpleBaseline-like) or ``"pretrain"`` (a token
+            model's backbone + a deconv head: how the students' backbone is pretrained).
         head: ``"heatmap"`` (TokenPose/SDPose MLP head), ``"regression"`` (DistilPose) or
             ``"simcc"`` (RTMPose-style 1D x/y classification on keypoint tokens).
         input_size: (H, W) of the input crop; official 256x192.
@@ -28,7 +29,11 @@ class ModelConfig:
         stem_channels: channels of the two stride-2 stem convs; StemNet 64.
         stem_planes: Bottleneck planes of layer1 (out channels = 4 * planes); StemNet 64.
         stem_blocks: Bottlenecks in layer1; StemNet 4.
-        patch_size: (ph, pw) on the stride-4 feature map; SDPose-T 4x3, S-V2 2x2.
+        stem_stages: widths of extra stride-2 stages (2 BasicBlocks each) after StemNet; each halves
+            the token grid. ``()`` is the official stride-4 StemNet; the synth students use
+            ``(64, 128)``: tokens from a stride-16 map, like TokenPose-B/DistilPose reading a
+            pretrained CNN's later stages.
+        patch_size: (ph, pw) on the backbone feature map; SDPose-T 4x3, S-V2 2x2.
         dim: token width D; SDPose 192.
         depth: transformer layers; SDPose-T 6, S 12.
         heads: attention heads; SDPose 8.
@@ -44,7 +49,8 @@ class ModelConfig:
         apply_multi: official switch: the 2-Linear head is used when dim <= head_hidden / 2.
         simcc_split_ratio: SimCC bins per input pixel; RTMPose 2.0.
         dropout: dropout inside the transformer (official 0).
-        cnn_widths: channels of the CNN teacher's downsampling stages (stride 8, 16, ...).
+        cnn_widths: channels of the CNN teacher's downsampling stages (stride 8, 16, ...); for a
+            ``"pretrain"`` model, the stages added after the backbone.
         cnn_blocks: BasicBlocks per CNN stage.
         cnn_deconv: channels of the CNN teacher's 4x4 stride-2 deconvs (SimpleBaseline uses 256 x 3).
     """
@@ -57,6 +63,7 @@ class ModelConfig:
     stem_channels: int = 64
     stem_planes: int = 64
     stem_blocks: int = 4
+    stem_stages: tuple[int, ...] = ()
     patch_size: tuple[int, int] = (4, 3)
     dim: int = 192
     depth: int = 6
@@ -80,18 +87,24 @@ class ModelConfig:
         if self.heatmap_size is not None:
             self.heatmap_size = tuple(int(v) for v in self.heatmap_size)
         self.cnn_widths = tuple(int(v) for v in self.cnn_widths)
+        self.stem_stages = tuple(int(v) for v in self.stem_stages)
         self.cnn_deconv = tuple(int(v) for v in self.cnn_deconv)
         self.validate()
 
     # ---- derived geometry -------------------------------------------------------------------
     @property
+    def feature_stride(self) -> int:
+        """Stride of the backbone feature map: 4 (StemNet), doubled by each of ``stem_stages``."""
+        return 4 * 2 ** len(self.stem_stages)
+
+    @property
     def feature_size(self) -> tuple[int, int]:
-        """(h, w) of the stride-4 backbone feature map."""
-        return self.input_size[0] // 4, self.input_size[1] // 4
+        """(h, w) of the backbone feature map the tokens are cut from."""
+        return self.input_size[0] // self.feature_stride, self.input_size[1] // self.feature_stride
 
     @property
     def feature_channels(self) -> int:
-        return self.stem_planes * 4
+        return self.stem_stages[-1] if self.stem_stages else self.stem_planes * 4
 
     @property
     def grid_size(self) -> tuple[int, int]:
@@ -106,7 +119,8 @@ class ModelConfig:
 
     @property
     def out_heatmap_size(self) -> tuple[int, int]:
-        return self.heatmap_size if self.heatmap_size is not None else self.feature_size
+        h, w = self.input_size
+        return self.heatmap_size if self.heatmap_size is not None else (h // 4, w // 4)
 
     @property
     def hidden_dim(self) -> int:
@@ -126,8 +140,12 @@ class ModelConfig:
         _check(self.cycle_num >= 1, "cycle_num must be >= 1")
         h, w = self.input_size
         _check(h % 4 == 0 and w % 4 == 0, f"input_size {self.input_size} must be divisible by 4")
-        if self.model_type == "cnn":
-            _check(self.head == "heatmap" and self.cycle_num == 1, "the CNN model has a heatmap head and 1 cycle")
+        stride = self.feature_stride
+        _check(h % stride == 0 and w % stride == 0,
+               f"input_size {self.input_size} must be divisible by the backbone stride {stride}")
+        if self.model_type in ("cnn", "pretrain"):
+            _check(self.head == "heatmap" and self.cycle_num == 1,
+                   f"a {self.model_type} model has a heatmap head and 1 cycle")
             return
         fh, fw = self.feature_size
         ph, pw = self.patch_size

@@ -1,7 +1,7 @@
 """TokenPose encoder and the (Multi-Cycled) token pose model: SDPose, TokenPose, DistilPose students.
 
 Data flow (SDPose, Chen et al. 2023; TokenPose, Li et al. 2021):
-image (B,3,H,W) -> StemNet (B,C,H/4,W/4) -> patches (B,N,C*ph*pw) -> Linear -> (B,N,D) + sine pos
+image (B,3,H,W) -> StemNet (B,C,H/4,W/4) [-> stride-2 stages, see backbone.py] -> patches (B,N,C*ph*pw) -> Linear -> (B,N,D) + sine pos
 -> cat[17 keypoint tokens, patches] (B,K+N,D) -> transformer run ``cycles`` times with SHARED
 weights, each cycle fed the previous cycle's whole token sequence -> head on keypoint tokens.
 """
@@ -14,7 +14,8 @@ from .config import ModelConfig
 from .heads import build_head
 from .outputs import CycleOutput
 from .position import sine_position_table
-from .stem import StemNet, init_cnn_
+from .backbone import build_backbone
+from .stem import init_cnn_
 from .transformer import Transformer
 
 
@@ -85,7 +86,7 @@ class TokenPoseModel(nn.Module):
         super().__init__()
         self.config = cfg
         self.cycle_num = cfg.cycle_num
-        self.backbone = StemNet(cfg.stem_channels, cfg.stem_planes, cfg.stem_blocks)
+        self.backbone = build_backbone(cfg)
         self.encoder = TokenPoseEncoder(cfg, self.backbone.out_channels)
         self.head = build_head(cfg) if head is None else head
         self.reset_parameters()
@@ -127,7 +128,7 @@ class TokenPoseModel(nn.Module):
             one CycleOutput per cycle run.
         """
         n = self.resolve_cycles(cycles)
-        feats = self.backbone(images)  # (B, C, H/4, W/4)
+        feats = self.backbone(images)  # (B, C, H/s, W/s), s = cfg.feature_stride
         x = self.encoder.embed(feats)  # (B, K + N, D)
         K = self.encoder.num_keypoints
         outputs = []

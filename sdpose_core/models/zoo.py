@@ -5,8 +5,10 @@ SDPose-T depth 6, 3 cycles, patch 4x3: 4.4 M params, 1.8 GFLOPs, COCO AP 69.7;
 SDPose-S-V1 depth 12, 2 cycles, 4x3: 6.6 M, 2.4 G, 72.3; SDPose-S-V2 depth 12, 2 cycles, 2x2:
 6.2 M, 4.7 G, 73.5. All: StemNet, dim 192, 8 heads, mlp ratio 3, sine-full, heatmaps 64x48.
 
-The synth models share one token geometry (128x96 input, 8x8 patch grid, D = 96) so that the
-DistilPose token losses can compare student and teacher tokens directly.
+The synth token models share one backbone and token geometry (128x96 input, StemNet + stride-8
+and stride-16 stages, an 8x6 grid of 1x1 patches = 48 tokens, D = 96) so that one pretrained
+backbone (``synth-backbone``, see backbone.py) serves them all and the DistilPose token losses
+can compare student and teacher tokens directly.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .backbone import PretrainModel
 from .cnn import CNNPoseModel
 from .config import ModelConfig
 from .flops import count_flops, count_params
@@ -24,17 +27,20 @@ from .tokenpose import TokenPoseModel
 CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "checkpoints"
 
 _SDPOSE = dict(input_size=(256, 192), dim=192, heads=8, mlp_ratio=3, pos_embedding="sine-full")
-_SYNTH_TOKENS = dict(input_size=(128, 96), patch_size=(4, 3), dim=96, heads=4, mlp_ratio=3,
+_SYNTH_TOKENS = dict(input_size=(128, 96), patch_size=(1, 1), dim=96, heads=4, mlp_ratio=3,
                      pos_embedding="sine-full")
-_SYNTH_STEM = dict(stem_channels=32, stem_planes=16, stem_blocks=2)
+# StemNet (32 ch, 2 Bottlenecks of 16 planes) + stride-8 and stride-16 stages: 8x6 = 48 tokens.
+_SYNTH_STEM = dict(stem_channels=32, stem_planes=16, stem_blocks=2, stem_stages=(64, 128))
 
 ZOO: dict[str, ModelConfig] = {
     "sdpose-t": ModelConfig(name="sdpose-t", depth=6, cycle_num=3, patch_size=(4, 3), **_SDPOSE),
     "sdpose-s-v1": ModelConfig(name="sdpose-s-v1", depth=12, cycle_num=2, patch_size=(4, 3), **_SDPOSE),
     "sdpose-s-v2": ModelConfig(name="sdpose-s-v2", depth=12, cycle_num=2, patch_size=(2, 2), **_SDPOSE),
+    # the synth students' backbone with a SimpleBaseline head: pretrained, then frozen in the students
+    "synth-backbone": ModelConfig(name="synth-backbone", model_type="pretrain", input_size=(128, 96),
+                                  cnn_widths=(192,), cnn_blocks=2, cnn_deconv=(128, 64, 64), **_SYNTH_STEM),
     "synth-student": ModelConfig(name="synth-student", depth=4, cycle_num=2, **_SYNTH_TOKENS, **_SYNTH_STEM),
-    "synth-teacher": ModelConfig(name="synth-teacher", depth=10, cycle_num=1, stem_channels=64,
-                                 stem_planes=32, stem_blocks=4, **_SYNTH_TOKENS),
+    "synth-teacher": ModelConfig(name="synth-teacher", depth=8, cycle_num=1, **_SYNTH_TOKENS, **_SYNTH_STEM),
     "synth-cnn-teacher": ModelConfig(name="synth-cnn-teacher", model_type="cnn", input_size=(128, 96),
                                      stem_channels=32, cnn_widths=(64, 128, 192), cnn_blocks=2,
                                      cnn_deconv=(128, 64, 64)),
@@ -43,8 +49,8 @@ ZOO: dict[str, ModelConfig] = {
     "synth-simcc": ModelConfig(name="synth-simcc", head="simcc", depth=4, cycle_num=1,
                                **_SYNTH_TOKENS, **_SYNTH_STEM),
     # DWPose teacher: the synth-teacher body with a SimCC head (same token grid as its students).
-    "synth-simcc-teacher": ModelConfig(name="synth-simcc-teacher", head="simcc", depth=10, cycle_num=1,
-                                       stem_channels=64, stem_planes=32, stem_blocks=4, **_SYNTH_TOKENS),
+    "synth-simcc-teacher": ModelConfig(name="synth-simcc-teacher", head="simcc", depth=8, cycle_num=1,
+                                       **_SYNTH_TOKENS, **_SYNTH_STEM),
 }
 
 # COCO val AP of the official models (SDPose paper), for the docs / explorer.
@@ -71,6 +77,8 @@ def build_model(config: ModelConfig | str, **overrides) -> nn.Module:
     cfg = get_config(config, **overrides) if isinstance(config, str) else replace(config, **overrides)
     if cfg.model_type == "cnn":
         return CNNPoseModel(cfg)
+    if cfg.model_type == "pretrain":
+        return PretrainModel(cfg)
     return TokenPoseModel(cfg)
 
 

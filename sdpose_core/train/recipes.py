@@ -2,6 +2,7 @@
 
 | recipe       | student (zoo)      | targets    | objective                                   | teacher        |
 |--------------|--------------------|------------|---------------------------------------------|----------------|
+| backbone     | synth-backbone     | heatmaps   | heatmap MSE (pretrains the students' stem)  | -              |
 | teacher      | synth-teacher      | heatmaps   | heatmap MSE                                 | -              |
 | baseline     | synth-student      | heatmaps   | heatmap MSE, one pass (no MCT)              | -              |
 | sdpose       | synth-student      | heatmaps   | SDPose: Σ cycles MSE + 5e-6 token MSE       | -              |
@@ -10,6 +11,10 @@
 | simcc        | synth-simcc        | SimCC      | KLDiscretLoss                               | -              |
 | dwpose-s1    | synth-simcc        | SimCC      | GT KL + r(t)(feature + 0.1 logit KD)        | SimCC model    |
 | dwpose-s2    | teacher + new head | SimCC      | logit KD only, backbone frozen              | dwpose-s1 run  |
+| nkd          | synth-simcc        | SimCC      | GT KL + NKD (target + normalised non-target)| SimCC model    |
+| tf-nkd       | synth-simcc        | SimCC      | GT KL + teacher-free NKD                    | -              |
+| vitkd        | synth-simcc        | any head   | GT + ViTKD (mimic layers 0-1, generate last)| token model    |
+| mgd          | synth-simcc        | any head   | GT + MGD on the final token grid            | token model    |
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from sdpose_core.train.objectives import (
     DistilPoseObjective, DWPoseStage1Objective, DWPoseStage2Objective, HeatmapObjective,
     RegressionObjective, SimCCObjective,
 )
+from sdpose_core.train.objectives_family import FAMILY_RECIPES, build_family_objective
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("backbone", "synth-backbone", "pretrain the token models' CNN backbone on heatmaps (then --backbone it)"),
     Recipe("teacher", "synth-teacher", "heatmap teacher (bigger TokenPose), heatmap MSE"),
     Recipe("baseline", "synth-student", "the SDPose student trained one-pass, no Multi-Cycled Transformer"),
     Recipe("sdpose", "synth-student", "SDPose: all cycles, heatmap MSE + 5e-6 token self-distillation"),
@@ -57,6 +64,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            teacher="required"),
     Recipe("dwpose-s2", "synth-simcc", "DWPose stage 2: frozen backbone, new head, logit loss only",
            epochs=6, teacher="required"),
+    Recipe("nkd", "synth-simcc", "NKD: GT KL + normalised target / non-target logit distillation",
+           teacher="required"),
+    Recipe("tf-nkd", "synth-simcc", "teacher-free NKD: GT KL + the student's own target probability as soft label"),
+    Recipe("vitkd", "synth-simcc", "ViTKD: GT + mimic the teacher's layer 0-1 tokens, generate its masked final tokens",
+           teacher="required"),
+    Recipe("mgd", "synth-simcc", "MGD: GT + regenerate the teacher's token grid from a masked student grid",
+           teacher="required"),
 )}
 
 
@@ -86,7 +100,9 @@ def build_objective(recipe: Recipe, student: nn.Module, teacher: nn.Module | Non
         teacher.eval()
         teacher.requires_grad_(False)
     _check_teacher_head(recipe, teacher)
-    if recipe.name in ("teacher", "baseline", "sdpose"):
+    if recipe.name in FAMILY_RECIPES:
+        return build_family_objective(recipe, student, teacher)
+    if recipe.name in ("backbone", "teacher", "baseline", "sdpose"):
         return HeatmapObjective(cycles=1 if recipe.name == "baseline" else None,
                                 token_weight=5e-6 if recipe.name == "sdpose" else 0.0)
     if recipe.name == "regression":

@@ -18,12 +18,25 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
+from sdpose_core.data.transforms import AugmentConfig
 from sdpose_core.evaluate.predict import codec_for, evaluate_model
 from sdpose_core.io.checkpoint import load_model, save_model
+from sdpose_core.models.backbone import load_backbone_
 from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed
 from sdpose_core.train.recipes import build_objective, build_student, get_recipe
 from sdpose_core.train.run_dir import RunDir
 from sdpose_core.train.targets import CodecTargets
+
+
+TRAIN_IMAGE_CACHE = 8192  # decoded training images kept in memory (SynthPose: 37 KB each)
+
+# "default": the mmpose/SDPose pipeline (flip, half body, rotation, scale, shift); "flip": flips
+# only, what a minutes-long CPU budget can afford (docs/training.md); "none": no augmentation.
+AUGMENTS = {
+    "default": AugmentConfig(),
+    "flip": AugmentConfig(half_body_prob=0.0, rotation_prob=0.0, scale_factor=0.0, shift_prob=0.0),
+    "none": AugmentConfig(flip_prob=0.0, half_body_prob=0.0, rotation_prob=0.0, scale_factor=0.0, shift_prob=0.0),
+}
 
 
 @dataclass
@@ -38,11 +51,13 @@ class TrainOptions:
     batch_size: int | None = None
     lr: float | None = None
     teacher: Path | None = None
+    backbone: Path | None = None
     model: str | None = None
     seed: int = 0
     workers: int = 0
     progress: bool = True
     max_steps_per_epoch: int | None = None
+    augment: str = "default"
 
     def __post_init__(self) -> None:
         recipe = get_recipe(self.recipe)
@@ -53,6 +68,8 @@ class TrainOptions:
             raise ValueError(f"--epochs must be > 0, got {self.epochs}")
         if self.batch_size <= 0:
             raise ValueError(f"--batch-size must be > 0, got {self.batch_size}")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"--augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"--lr must be a positive number, got {self.lr}")
 
@@ -93,10 +110,13 @@ class Trainer:
         self.run = RunDir(opts.out)
         self.teacher = load_model(opts.teacher) if opts.teacher else None
         self.student = build_student(self.recipe, opts.model, self.teacher)
+        if opts.backbone:  # pretrained, frozen (BN statistics too: see keep_frozen_norms_in_eval)
+            load_backbone_(self.student, load_model(opts.backbone), freeze=True)
         self.objective = build_objective(self.recipe, self.student, self.teacher)
         codec = codec_for(self.student.config)
         self.train_set = CocoKeypointDataset(opts.data, self.student.config.input_size, train=True,
-                                             seed=opts.seed, target_fn=CodecTargets(codec))
+                                             augment=AUGMENTS[opts.augment], seed=opts.seed,
+                                             target_fn=CodecTargets(codec), cache_images=TRAIN_IMAGE_CACHE)
         self.val_set = CocoKeypointDataset(opts.val, self.student.config.input_size) if opts.val else None
         params = [p for p in (*self.student.parameters(), *self._objective_params()) if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=self.recipe.weight_decay)

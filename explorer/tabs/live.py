@@ -1,0 +1,121 @@
+"""Live distill tab: a tiny student distils from the teacher on augmentations of the photo.
+
+All model math is ``sdpose_core.train.live.iter_live_distill``; the figures are
+``sdpose_core.viz.live``. The handler streams: the loss curve and a status line update while it
+trains (with a progress bar), the converging-skeleton animation arrives at the end.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import traceback
+from typing import Callable, Iterator
+
+import gradio as gr
+import plotly.graph_objects as go
+
+from sdpose_core.interpret import box_area, oks_agreement
+from sdpose_core.io.checkpoint import CheckpointError
+from sdpose_core.train.live import LiveDistillResult, iter_live_distill
+from sdpose_core.viz import PoseDrawing
+from sdpose_core.viz.live import live_animation_figure, live_loss_figure
+
+from ..inputs import parse_box, read_image
+from ..models import ModelSet
+from ..ui import placeholders, warn
+
+log = logging.getLogger("explorer")
+OUTPUTS = ("plot", "plot", "md")
+# dropdown label -> student (None: the default tiny CNN of sdpose_core.train.live)
+STUDENTS: dict[str, str | None] = {
+    "tiny CNN, heatmaps (fast)": None,
+    "SDPose student (synth-student, slower)": "synth-student",
+    "DistilPose student (synth-regression, slower)": "synth-regression",
+}
+DEFAULT_STEPS = 200
+
+
+def guarded_stream(*kinds: str) -> Callable:
+    """``ui.guarded`` for generator handlers: errors become a warning plus placeholder outputs."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def inner(*args, **kwargs) -> Iterator[tuple]:
+            try:
+                yield from fn(*args, **kwargs)
+            except (ValueError, CheckpointError, OSError, FloatingPointError) as err:
+                warn(str(err))
+                yield placeholders(kinds, str(err))
+            except Exception as err:  # a bug: keep serving, show what happened
+                log.error("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
+                msg = f"internal error in {fn.__name__}: {type(err).__name__}: {err}"
+                warn(msg)
+                yield placeholders(kinds, msg)
+        return inner
+    return wrap
+
+
+def _summary(result: LiveDistillResult, area: float) -> str:
+    first, last = result.snapshots[0], result.snapshots[-1]
+    done = "done" if result.done else "training"
+    lines = [f"**{done}: step {result.step}/{result.steps}** · {result.seconds:.1f} s "
+             f"({1000 * result.seconds_per_step:.0f} ms/step) · teacher **{result.teacher_name}** → "
+             f"student **{result.student}** ({result.recipe} objective)"]
+    if result.done:
+        agree = [oks_agreement(result.teacher.keypoints, s.keypoints, area) for s in (first, last)]
+        lines += ["", "| | step 0 | step %d |" % last.step, "| --- | ---: | ---: |",
+                  f"| loss on the plain crop | {first.loss:.4g} | {last.loss:.4g} |",
+                  f"| OKS agreement with the teacher | {agree[0]:.3f} | {agree[1]:.3f} |"]
+    return "\n".join(lines)
+
+
+@guarded_stream(*OUTPUTS)
+def live(models: ModelSet, image_path, box_text: str | None, teacher_role: str | None,
+         student_label: str | None, steps: float | int | None = DEFAULT_STEPS,
+         progress: Callable | None = None) -> Iterator[tuple[go.Figure, go.Figure, str]]:
+    """Yields (animation or no change, loss curve, status Markdown) while training; last: the animation."""
+    image = read_image(image_path)
+    box = parse_box(box_text, image.shape[:2])
+    if student_label not in STUDENTS:
+        raise ValueError(f"pick a student: {', '.join(STUDENTS)}")
+    teacher = models.get(teacher_role or "teacher")
+    steps = DEFAULT_STEPS if steps is None else int(steps)
+    area = box_area(box, image.shape[:2])
+    for result in iter_live_distill(teacher.model, image, steps, bbox=box, student=STUDENTS[student_label],
+                                    report_every=max(5, steps // 20)):
+        snaps = result.snapshots
+        loss = live_loss_figure(result.losses, [s.step for s in snaps], [s.loss for s in snaps], steps)
+        if progress is not None:
+            progress(result.step / steps, desc=f"distilling: step {result.step}/{steps}")
+        if not result.done:
+            yield gr.skip(), loss, _summary(result, area)
+    poses = [PoseDrawing(f"step {s.step}", s.keypoints, s.scores) for s in snaps]
+    teacher_pose = PoseDrawing(f"teacher ({result.teacher_name})", result.teacher.keypoints, result.teacher.scores)
+    animation = live_animation_figure(image, teacher_pose, poses, region=box)
+    yield animation, loss, _summary(result, area)
+
+
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+    """The tab's widgets and events (call inside a gr.Tab)."""
+    roles = models.roles()
+    gr.Markdown("A fresh, tiny student learns the teacher's pose of **this photo** from augmented crops of "
+                "it (flip, small scale / rotation / shift, colour jitter). The teacher runs once; its "
+                "heatmaps are warped into every crop as the target. Press *Distil*, then drag the slider "
+                "or press ▶ to watch the student's skeleton (red) converge onto the teacher's (blue).")
+    with gr.Row():
+        teacher = gr.Dropdown(roles, value="teacher" if "teacher" in roles else (roles[0] if roles else None),
+                              label="teacher", scale=2)
+        student = gr.Dropdown(list(STUDENTS), value=next(iter(STUDENTS)), label="student", scale=2)
+        steps = gr.Slider(20, 600, value=DEFAULT_STEPS, step=10, label="steps", scale=2)
+    with gr.Row():
+        run = gr.Button("Distil", variant="primary")
+        stop = gr.Button("Stop")
+    status = gr.Markdown()
+    animation = gr.Plot(label="student (red) vs teacher (blue) at each snapshot: drag the slider or press play")
+    loss = gr.Plot(label="distillation loss")
+
+    def handler(image, box, teacher, student, steps, progress=gr.Progress()):
+        yield from live(models, image, box, teacher, student, steps, progress)
+
+    event = run.click(handler, [image, box, teacher, student, steps], [animation, loss, status],
+                      api_name="live", concurrency_limit=1)
+    stop.click(None, None, None, cancels=[event], api_name=False)

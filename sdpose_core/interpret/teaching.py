@@ -1,0 +1,333 @@
+"""Small data helpers for the tutorial notebooks (``notebooks/``): bundled models with an honest
+"untrained" note, example crops, a tiny in-memory training loop, failure-case search.
+
+Nothing here is new model math: training reuses the recipes' objectives
+(``sdpose_core.train.objectives``), inference reuses ``run_pose`` / ``predict_dataset``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from sdpose_core.data.coco_meta import FLIP_INDEX, KEYPOINT_NAMES
+from sdpose_core.data.topdown import CocoKeypointDataset, collate
+from sdpose_core.data.transforms import AugmentConfig
+from sdpose_core.evaluate.coco_eval import oks
+from sdpose_core.evaluate.predict import codec_for, predict_dataset
+from sdpose_core.io.checkpoint import CheckpointError, load_model
+from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
+from sdpose_core.train.targets import CodecTargets
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "synthpose_val"
+RESULTS_FILE = Path(__file__).resolve().parents[2] / "docs" / "RESULTS.md"
+
+
+# ----------------------------------------------------------------------------- models
+
+@dataclass
+class LessonModel:
+    """A zoo model for a lesson and where its weights came from.
+
+    Attributes:
+        name: zoo name. model: the module (eval mode). trained: False for random weights.
+        source: the checkpoint file, or why random weights are used.
+    """
+
+    name: str
+    model: nn.Module
+    trained: bool
+    source: str
+
+    @property
+    def note(self) -> str:
+        """One Markdown line for the notebook: trained checkpoint, or a clear untrained warning."""
+        if self.trained:
+            return f"**{self.name}**: trained checkpoint `{self.source}`."
+        return (f"**{self.name}: untrained weights** ({self.source}). Every plot below still works, "
+                "but shows what a randomly initialised network does: near-uniform attention and "
+                "poses near the mean. Train it (`sdpose train`, see docs/training.md) or wait for the "
+                "bundled checkpoint to see learned behaviour.")
+
+
+def load_lesson_model(name: str, checkpoint_dir: str | Path | None = None, seed: int = 0) -> LessonModel:
+    """``<checkpoint_dir>/<name>.pt`` (default ``data_samples/checkpoints``) through ``load_model``;
+    when it is missing or unreadable, the zoo architecture with seeded random weights."""
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+    path = folder / f"{name}.pt"
+    if path.is_file():
+        try:
+            return LessonModel(name, load_model(path), True, str(path))
+        except CheckpointError as err:
+            reason = f"could not load {path}: {err}"
+    else:
+        reason = f"no bundled checkpoint at {path}"
+    torch.manual_seed(seed)
+    return LessonModel(name, build_model(name).eval(), False, reason)
+
+
+def model_geometry(model: nn.Module) -> dict[str, Any]:
+    """The numbers a lesson needs, read from ``model.config`` (never hard-coded in a notebook).
+
+    Keys: name, head, input_size (H, W), cycles, and for token models feature_stride (input pixels
+    per backbone feature), grid_size (gh, gw),
+    num_patches N, dim D, depth, heads, patch_pixels (input pixels per patch cell, (h, w)),
+    tokens (K + N).
+    """
+    cfg = model.config
+    geo: dict[str, Any] = {"name": cfg.name, "model_type": cfg.model_type, "head": cfg.head,
+                           "input_size": tuple(cfg.input_size), "cycles": cfg.cycle_num,
+                           "num_keypoints": cfg.num_keypoints}
+    if cfg.model_type == "tokenpose":
+        gh, gw = cfg.grid_size
+        geo.update(feature_stride=getattr(cfg, "feature_stride", 4), grid_size=(gh, gw), num_patches=gh * gw,
+                   dim=cfg.dim, depth=cfg.depth, heads=cfg.heads,
+                   patch_pixels=(cfg.input_size[0] / gh, cfg.input_size[1] / gw),
+                   tokens=cfg.num_keypoints + gh * gw)
+    return geo
+
+
+# ----------------------------------------------------------------------------- examples
+
+@dataclass
+class Example:
+    """One annotated person: the whole image, its box (x, y, w, h) and COCO keypoints (17, 3)."""
+
+    index: int
+    image: np.ndarray
+    bbox: np.ndarray
+    keypoints: np.ndarray
+    file: str
+
+    def label_xy(self) -> np.ndarray:
+        """(17, 2) labelled keypoints in image pixels, NaN where unlabelled (v = 0): for drawing."""
+        xy = self.keypoints[:, :2].copy()
+        xy[self.keypoints[:, 2] <= 0] = np.nan
+        return xy
+
+    def label_visible(self) -> np.ndarray:
+        """(17,) 1.0 where labelled (v > 0), else 0.0."""
+        return (self.keypoints[:, 2] > 0).astype(np.float64)
+
+
+def load_examples(folder: str | Path = SAMPLES_DIR, count: int | None = None) -> list[Example]:
+    """The annotated persons of a COCO-format folder (default: the bundled SynthPose samples)."""
+    data = CocoKeypointDataset(folder)
+    n = len(data) if count is None else min(int(count), len(data))
+    out = []
+    for i in range(n):
+        inst = data.instances[i]
+        out.append(Example(i, data.load_image(inst.image_id), np.asarray(inst.bbox, dtype=np.float64),
+                           np.asarray(inst.keypoints, dtype=np.float64), str(data.image_path(inst.image_id))))
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+
+LIGHT_AUGMENT = AugmentConfig(flip_prob=0.5, half_body_prob=0.0, rotation_prob=0.0, scale_factor=0.1,
+                              shift_prob=0.0)
+
+
+@dataclass
+class TrainLog:
+    """Per-step loss terms of :func:`live_train` (``steps``: one dict per step with ``step``,
+    ``epoch`` and every float the objective returned) and whatever ``on_epoch`` returned."""
+
+    steps: list[dict[str, float]] = field(default_factory=list)
+    epochs: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def series(self, key: str) -> np.ndarray:
+        """One term over the steps (NaN where a step did not report it)."""
+        return np.array([s.get(key, np.nan) for s in self.steps], dtype=np.float64)
+
+
+def live_train(model: nn.Module, objective: nn.Module, data: str | Path, *, epochs: int = 1,
+               steps_per_epoch: int = 10, batch_size: int = 8, lr: float = 1e-3, seed: int = 0,
+               augment: AugmentConfig | None = LIGHT_AUGMENT,
+               on_epoch: Callable[[int, nn.Module], Any] | None = None) -> TrainLog:
+    """A few seeded AdamW steps of ``objective(model, batch, epoch, epochs)`` in memory.
+
+    The same objectives ``sdpose train`` uses (``sdpose_core.train.objectives``); targets from the
+    model's codec; no run folder. Parameters with ``requires_grad=False`` stay frozen (and so do
+    the running statistics of frozen BatchNorms). Trainable parameters of the objective (DWPose's
+    align conv) are optimised too; a ``teacher`` inside the objective never is.
+
+    Args:
+        data: a COCO-format folder (e.g. made by ``generate_dataset``).
+        on_epoch: called after every epoch with (epoch, model); its results land in ``TrainLog.epochs``.
+    """
+    import time
+
+    from sdpose_core.train.trainer import keep_frozen_norms_in_eval, seed_everything
+
+    if epochs <= 0 or steps_per_epoch <= 0 or batch_size <= 0:
+        raise ValueError("epochs, steps_per_epoch and batch_size must be positive")
+    seed_everything(seed)
+    dataset = CocoKeypointDataset(data, tuple(model.config.input_size), train=True, seed=seed,
+                                  augment=augment, target_fn=CodecTargets(codec_for(model.config)))
+    params = [p for p in model.parameters() if p.requires_grad]
+    params += [p for n, p in objective.named_parameters() if not n.startswith("teacher.") and p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    log, start, step = TrainLog(), time.perf_counter(), 0
+    for epoch in range(epochs):
+        model.train()
+        keep_frozen_norms_in_eval(model)
+        dataset.set_epoch(epoch)
+        sampler = RandomSampler(dataset, replacement=True, num_samples=steps_per_epoch * batch_size,
+                                generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        for batch in DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate):
+            terms = objective(model, batch, epoch, epochs)
+            loss = terms["total"]
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {float(loss)} at step {step}: lower lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            log.steps.append({"step": step, "epoch": epoch, **{k: float(v.detach()) for k, v in terms.items()}})
+            step += 1
+        model.eval()
+        if on_epoch is not None:
+            log.epochs.append(on_epoch(epoch, model))
+    log.seconds = time.perf_counter() - start
+    return log
+
+
+def fresh_student(recipe: str, teacher: nn.Module | None = None, backbone: str | None = "synth-backbone",
+                  checkpoint_dir: str | Path | None = None, seed: int = 0) -> tuple[nn.Module, str]:
+    """The student ``sdpose train --recipe RECIPE`` starts from, and a Markdown note.
+
+    With a bundled pretrained backbone ``<checkpoint_dir>/<backbone>.pt`` it is loaded into the
+    student and frozen, as ``sdpose train --backbone`` does; without one the backbone stays random.
+    """
+    from sdpose_core.train.recipes import build_student, get_recipe
+
+    torch.manual_seed(seed)
+    student = build_student(get_recipe(recipe), None, teacher)
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+    path = folder / f"{backbone}.pt" if backbone else None
+    if path is None or not path.is_file():
+        return student, f"`{recipe}` student, random init (no pretrained backbone at `{path}`)."
+    try:
+        from sdpose_core.models.backbone import load_backbone_
+
+        load_backbone_(student, load_model(path), freeze=True)
+    except (ImportError, CheckpointError, ValueError, RuntimeError) as err:
+        return student, f"`{recipe}` student, random init (pretrained backbone not loaded: {err})."
+    return student, f"`{recipe}` student with the pretrained backbone `{path}` loaded and frozen."
+
+
+@torch.no_grad()
+def cycle_token_gap(model: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """How far apart consecutive cycles' keypoint tokens are: (cycles - 1,) of mean 1 - cos over
+    the batch and keypoints (what SDPose's token loss pulls together). Model left in eval mode."""
+    import torch.nn.functional as F
+
+    model.eval()
+    outs = model(images, cycles=model.config.cycle_num)
+    return np.array([float((1 - F.cosine_similarity(a.keypoint_tokens, b.keypoint_tokens, dim=-1)).mean())
+                     for a, b in zip(outs[:-1], outs[1:])])
+
+
+def per_token_mse(student: torch.Tensor, teacher: torch.Tensor) -> np.ndarray:
+    """Mean squared difference per token, (T,), of two (T, D) token sets (DistilPose's token MSE,
+    before its mean over tokens and its weight)."""
+    if student.shape != teacher.shape:
+        raise ValueError(f"token shapes differ: student {tuple(student.shape)}, teacher {tuple(teacher.shape)}")
+    return (student.detach().float() - teacher.detach().float()).pow(2).mean(-1).numpy()
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A deep copy in eval mode with every parameter frozen (a teacher, or a stage snapshot)."""
+    twin = copy.deepcopy(model).eval()
+    twin.requires_grad_(False)
+    return twin
+
+
+# ----------------------------------------------------------------------------- failure cases
+
+@dataclass
+class Case:
+    """One person's prediction against its label, in original image pixels.
+
+    Attributes:
+        index: instance index in the dataset. oks: OKS of the prediction. oks_swapped: OKS after
+        exchanging every left/right keypoint of the prediction (much higher = a left/right swap).
+        errors: (K,) pixel error per keypoint (NaN where unlabelled). occluded: (K,) labelled but
+        hidden (COCO v = 1). keypoints / gt: (K, 2) prediction and label; visible: (K,) v > 0.
+    """
+
+    index: int
+    oks: float
+    oks_swapped: float
+    errors: np.ndarray
+    occluded: np.ndarray
+    keypoints: np.ndarray
+    gt: np.ndarray
+    visible: np.ndarray
+    bbox: np.ndarray
+
+    @property
+    def swapped(self) -> bool:
+        """The left/right-exchanged prediction fits the label clearly better."""
+        return self.oks_swapped > self.oks + 0.1
+
+    def worst_keypoint(self) -> int:
+        """Index of the labelled keypoint with the largest error."""
+        return int(np.nanargmax(self.errors))
+
+    def summary(self) -> str:
+        k = self.worst_keypoint()
+        return (f"instance {self.index}: OKS {self.oks:.3f} (left/right swapped: {self.oks_swapped:.3f}); "
+                f"worst {KEYPOINT_NAMES[k]} off by {self.errors[k]:.1f} px"
+                f"{' (occluded)' if self.occluded[k] else ''}; {int(self.occluded.sum())} occluded keypoints")
+
+
+def swap_left_right(keypoints: np.ndarray) -> np.ndarray:
+    """(…, K, C) keypoints with every left/right pair exchanged (COCO flip pairs)."""
+    return np.asarray(keypoints)[..., list(FLIP_INDEX), :]
+
+
+def rank_cases(model: nn.Module, data: str | Path | CocoKeypointDataset, cycle: int = 1) -> list[Case]:
+    """Every instance of ``data`` as a :class:`Case`, worst OKS first (area = box area)."""
+    dataset = data if isinstance(data, CocoKeypointDataset) else \
+        CocoKeypointDataset(data, input_size=tuple(model.config.input_size))
+    preds = predict_dataset(model, dataset, cycle=cycle, progress=False)
+    gt, vis = preds.gt_keypoints[..., :2], preds.gt_keypoints[..., 2]
+    area = preds.bboxes[:, 2] * preds.bboxes[:, 3]
+    plain = oks(preds.keypoints, gt, vis, area)
+    swapped = oks(swap_left_right(preds.keypoints), gt, vis, area)
+    err = np.linalg.norm(preds.keypoints - gt, axis=-1)
+    err[vis <= 0] = np.nan
+    cases = [Case(i, float(plain[i]), float(swapped[i]), err[i], vis[i] == 1, preds.keypoints[i], gt[i],
+                  vis[i] > 0, preds.bboxes[i]) for i in range(len(plain))]
+    return sorted(cases, key=lambda c: (np.nan_to_num(c.oks, nan=2.0), c.index))
+
+
+def occlude(image: np.ndarray, center: Sequence[float], size: float, value: int = 127) -> np.ndarray:
+    """A copy of an (H, W, 3) uint8 image with a flat grey square of side ``size`` px at ``center``."""
+    out = np.array(image, copy=True)
+    h, w = out.shape[:2]
+    x0, y0 = int(round(center[0] - size / 2)), int(round(center[1] - size / 2))
+    x1, y1 = int(round(center[0] + size / 2)), int(round(center[1] + size / 2))
+    out[max(0, y0):min(h, y1), max(0, x0):min(w, x1)] = value
+    return out
+
+
+def read_results(path: str | Path = RESULTS_FILE) -> str | None:
+    """The text of docs/RESULTS.md (the reproduction table), or None while it does not exist."""
+    path = Path(path)
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def simcc_probabilities(logits: torch.Tensor | np.ndarray, beta: float = 10.0) -> np.ndarray:
+    """``softmax(beta * logits)`` over the last axis (bins): the distributions DWPose's KL terms
+    compare (labels go through the same softmax when ``label_softmax=True``)."""
+    t = torch.as_tensor(np.asarray(logits, dtype=np.float32) if isinstance(logits, np.ndarray) else logits)
+    return torch.softmax(t.detach().float() * beta, dim=-1).numpy()

@@ -1,0 +1,99 @@
+"""The CNN in front of the tokens, and the small model that pretrains it.
+
+Official SDPose / TokenPose-T read tokens off StemNet's stride-4 map and learn everything from
+scratch over 210-300 COCO epochs. TokenPose-B and DistilPose read them off the later stages of an
+ImageNet-pretrained HRNet instead. On a 2-core CPU budget only the second recipe trains (see
+docs/training.md): the synth students take tokens from a stride-16 map (StemNet + ``stem_stages``)
+whose weights come from :class:`PretrainModel`, trained on SynthPose heatmaps by the ``backbone``
+recipe and then frozen, our stand-in for ImageNet pretraining.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cnn import deconv_stages, downsampling_stages
+from .config import ModelConfig
+from .outputs import CycleOutput
+from .stem import StemNet, init_cnn_
+
+
+class StagedStem(nn.Module):
+    """StemNet followed by stride-2 BasicBlock stages: (B, 3, H, W) -> (B, C, H/s, W/s).
+
+    Args:
+        cfg: ``stem_channels``/``stem_planes``/``stem_blocks`` for StemNet, ``stem_stages`` for the
+            widths of the extra stages (2 BasicBlocks each, the first with stride 2).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.stem = StemNet(cfg.stem_channels, cfg.stem_planes, cfg.stem_blocks)
+        self.stages, self.out_channels = downsampling_stages(self.stem.out_channels, cfg.stem_stages, blocks=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))  # (B, C, H/s, W/s)
+
+
+def build_backbone(cfg: ModelConfig) -> nn.Module:
+    """StemNet itself when ``cfg.stem_stages`` is empty (official ``backbone.*`` keys load
+    unchanged), else a :class:`StagedStem`."""
+    if not cfg.stem_stages:
+        return StemNet(cfg.stem_channels, cfg.stem_planes, cfg.stem_blocks)
+    return StagedStem(cfg)
+
+
+class PretrainModel(nn.Module):
+    """A token model's backbone + more stages + deconvs back to stride 4 + 1x1 conv to heatmaps.
+
+    Trained with heatmap MSE (recipe ``backbone``); students then load ``backbone.*`` from it.
+    Same shape of head as the CNN teacher (SimpleBaseline, Xiao et al. 2018).
+
+    Args:
+        cfg: the backbone fields as in the students' config, plus ``cnn_widths`` (stages after the
+            backbone), ``cnn_blocks`` and ``cnn_deconv`` (one 4x4 stride-2 deconv per halving).
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        halvings = len(cfg.stem_stages) + len(cfg.cnn_widths)
+        if len(cfg.cnn_deconv) != halvings:
+            raise ValueError(f"cnn_deconv needs {halvings} entries (one per stride-2 stage) to get back to stride 4")
+        self.config, self.cycle_num = cfg, 1
+        self.backbone = build_backbone(cfg)
+        self.stages, cin = downsampling_stages(self.backbone.out_channels, cfg.cnn_widths, cfg.cnn_blocks)
+        self.deconv, cin = deconv_stages(cin, cfg.cnn_deconv)
+        self.final_layer = nn.Conv2d(cin, cfg.num_keypoints, 1)
+        init_cnn_(self)
+        nn.init.normal_(self.final_layer.weight, std=0.001)
+
+    def resolve_cycles(self, cycles: int | None) -> int:
+        if cycles is not None and int(cycles) != 1:
+            raise ValueError(f"cycles must be 1 for a pretraining model, got {cycles}")
+        return 1
+
+    def forward(self, images: torch.Tensor, cycles: int | None = None,
+                return_attention: bool = False) -> list[CycleOutput]:
+        self.resolve_cycles(cycles)
+        feats = self.backbone(images)  # (B, C, H/s, W/s)
+        heatmaps = self.final_layer(self.deconv(self.stages(feats)))  # (B, K, H/4, W/4)
+        return [CycleOutput(heatmaps=heatmaps, features=feats)]
+
+
+def load_backbone_(model: nn.Module, source: nn.Module, freeze: bool = True) -> nn.Module:
+    """Copy ``source.backbone`` into ``model.backbone`` (shapes must match) and optionally freeze it.
+
+    A frozen backbone has ``requires_grad=False``; the trainer also keeps its BatchNorm layers in
+    eval mode so their running statistics stay those of pretraining.
+    """
+    if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
+        raise ValueError("both models need a .backbone to copy one into the other")
+    mine, theirs = model.backbone.state_dict(), source.backbone.state_dict()
+    bad = sorted(k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape)
+    if bad or len(mine) != len(theirs):
+        raise ValueError(f"the pretrained backbone ({getattr(source.config, 'name', '?')}) does not fit this "
+                         f"model's backbone ({model.config.name}): mismatched keys {bad[:5]}")
+    model.backbone.load_state_dict(theirs)
+    if freeze:
+        model.backbone.requires_grad_(False)
+    return model

@@ -1,0 +1,157 @@
+"""Objectives of the distillation family: NKD, tf-NKD, ViTKD and MGD as plug-ins for token students.
+
+| recipe | loss                                               | student head | teacher                |
+|--------|----------------------------------------------------|--------------|------------------------|
+| nkd    | GT KLDiscretLoss + NKD (temp 1, gamma 1.5)         | SimCC        | SimCC model            |
+| tf-nkd | GT KLDiscretLoss + tf-NKD (self-made soft target)  | SimCC        | -                      |
+| vitkd  | GT of the head + ViTKD (mimic layers 0-1, generate)| any          | token model, same grid |
+| mgd    | GT of the head + MGD on the final token grid       | any          | token model, same grid |
+
+The GT loss follows the student's head (heatmap MSE, SmoothL1 on coordinates, or KLDiscretLoss),
+so ViTKD and MGD plug into every token student. The student runs one pass (``cycles=1``). Token
+widths, grids and depths are read from the models' configs. The maths lives in
+``sdpose_core.distill`` (``nkd.py``, ``vitkd.py``, ``mgd.py``).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from sdpose_core.distill.common import joints_mse_loss
+from sdpose_core.distill.distilpose import coord_smooth_l1_loss
+from sdpose_core.distill.dwpose import KLDiscretLoss
+from sdpose_core.distill.mgd import MGDLoss
+from sdpose_core.distill.nkd import NKDLoss, TfNKDLoss
+from sdpose_core.distill.vitkd import ViTKDLoss, record_layer_tokens
+from sdpose_core.models.outputs import CycleOutput
+from sdpose_core.train.objectives import _teacher_outputs, token_grid_features
+
+if TYPE_CHECKING:
+    from sdpose_core.train.recipes import Recipe
+
+FAMILY_RECIPES = frozenset({"nkd", "tf-nkd", "vitkd", "mgd"})
+
+
+def gt_terms(out: CycleOutput, batch: dict, kl_loss: KLDiscretLoss) -> dict[str, torch.Tensor]:
+    """The GT loss of whichever head produced ``out``, under its usual name."""
+    if out.simcc_x is not None:
+        return {"loss_kpt": kl_loss(out.simcc_x, out.simcc_y, batch["simcc_x"], batch["simcc_y"],
+                                    batch["target_weight"])}
+    if out.heatmaps is not None:
+        return {"heatmap_loss": joints_mse_loss(out.heatmaps, batch["heatmaps"],
+                                                batch["target_weight"].unsqueeze(-1))}
+    return {"reg_loss": coord_smooth_l1_loss(out.coords, batch["coords"], batch["coord_weight"])}
+
+
+def _with_total(gt: dict[str, torch.Tensor], kd: dict[str, torch.Tensor], kd_name: str) -> dict[str, torch.Tensor]:
+    """GT and distillation terms together, ``total`` = GT loss + the distillation loss ``kd_name``."""
+    return {**gt, **kd, "total": sum(gt.values()) + kd[kd_name]}
+
+
+class NKDObjective(nn.Module):
+    """GT KLDiscretLoss + NKD against a frozen SimCC teacher (``loss_nkd`` added with weight 1)."""
+
+    def __init__(self, teacher: nn.Module, **nkd_options: float) -> None:
+        super().__init__()
+        self.teacher = teacher
+        self.gt_loss, self.loss = KLDiscretLoss(), NKDLoss(**nkd_options)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s = student(batch["image"], cycles=1)[0]
+        t = _teacher_outputs(self.teacher, batch["image"])
+        kd = self.loss(s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y, batch["simcc_x"], batch["simcc_y"],
+                       batch["target_weight"])
+        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_nkd")
+
+
+class TfNKDObjective(nn.Module):
+    """GT KLDiscretLoss + teacher-free NKD (``loss_tf_nkd``, weight 1)."""
+
+    def __init__(self, **tf_nkd_options: float) -> None:
+        super().__init__()
+        self.gt_loss, self.loss = KLDiscretLoss(), TfNKDLoss(**tf_nkd_options)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s = student(batch["image"], cycles=1)[0]
+        kd = {"loss_tf_nkd": self.loss(s.simcc_x, s.simcc_y, batch["simcc_x"], batch["simcc_y"],
+                                       batch["target_weight"])}
+        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_tf_nkd")
+
+
+class ViTKDObjective(nn.Module):
+    """GT loss + ViTKD: visual tokens of layers 0..num_shallow-1 mimicked, final ones generated."""
+
+    def __init__(self, teacher: nn.Module, student_dims: int, teacher_dims: int,
+                 grid_size: tuple[int, int], num_keypoints: int, num_shallow: int = 2,
+                 **vitkd_options: float) -> None:
+        super().__init__()
+        self.teacher, self.num_keypoints = teacher, num_keypoints
+        self.shallow = tuple(range(num_shallow))
+        self.gt_loss = KLDiscretLoss()
+        self.loss = ViTKDLoss(student_dims, teacher_dims, grid_size, num_shallow, **vitkd_options)
+
+    def _run(self, model: nn.Module, images: torch.Tensor) -> tuple[CycleOutput, list[torch.Tensor]]:
+        with record_layer_tokens(model, self.shallow) as recorded:
+            out = model(images, cycles=1)[0]
+        return out, [recorded[i][:, self.num_keypoints:] for i in self.shallow]
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s, shallow_s = self._run(student, batch["image"])
+        with torch.no_grad():
+            t, shallow_t = self._run(self.teacher, batch["image"])
+        kd = self.loss(shallow_s, shallow_t, s.visual_tokens, t.visual_tokens)
+        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_vitkd")
+
+
+class MGDObjective(nn.Module):
+    """GT loss + MGD between the final visual-token grids (B, D, gh, gw) of student and teacher."""
+
+    def __init__(self, teacher: nn.Module, student_channels: int, teacher_channels: int,
+                 grid_size: tuple[int, int], **mgd_options: float) -> None:
+        super().__init__()
+        self.teacher, self.grid_size = teacher, tuple(grid_size)
+        self.gt_loss = KLDiscretLoss()
+        self.loss = MGDLoss(student_channels, teacher_channels, **mgd_options)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        s = student(batch["image"], cycles=1)[0]
+        t = _teacher_outputs(self.teacher, batch["image"])
+        kd = {"loss_mgd": self.loss(token_grid_features(s, self.grid_size),
+                                    token_grid_features(t, self.grid_size))}
+        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_mgd")
+
+
+def _check_models(recipe: Recipe, student: nn.Module, teacher: nn.Module | None) -> None:
+    """Refuse model pairs a family recipe cannot use, with the reason."""
+    s_cfg = student.config
+    if recipe.name in ("nkd", "tf-nkd") and s_cfg.head != "simcc":
+        raise ValueError(f"recipe {recipe.name!r} needs a SimCC student, got a {s_cfg.head} model ({s_cfg.name})")
+    if recipe.name == "nkd" and teacher.config.head != "simcc":
+        raise ValueError(f"recipe 'nkd' needs a teacher with a simcc head, got a {teacher.config.head} "
+                         f"model ({teacher.config.name})")
+    if recipe.name in ("vitkd", "mgd"):
+        for role, cfg in (("student", s_cfg), ("teacher", teacher.config)):
+            if cfg.model_type != "tokenpose":
+                raise ValueError(f"recipe {recipe.name!r} needs a token {role}, got {cfg.name} ({cfg.model_type})")
+        if tuple(s_cfg.grid_size) != tuple(teacher.config.grid_size):
+            raise ValueError(f"recipe {recipe.name!r} needs the same token grid, got {s_cfg.grid_size} "
+                             f"(student) and {teacher.config.grid_size} (teacher)")
+    if recipe.name == "vitkd" and min(s_cfg.depth, teacher.config.depth) < 2:
+        raise ValueError("recipe 'vitkd' mimics layers 0 and 1: both models need depth >= 2")
+
+
+def build_family_objective(recipe: Recipe, student: nn.Module, teacher: nn.Module | None) -> nn.Module:
+    """The objective of a family recipe (``recipes.build_objective`` has frozen the teacher)."""
+    _check_models(recipe, student, teacher)
+    s_cfg = student.config
+    if recipe.name == "nkd":
+        return NKDObjective(teacher)
+    if recipe.name == "tf-nkd":
+        return TfNKDObjective()
+    if recipe.name == "vitkd":
+        return ViTKDObjective(teacher, s_cfg.dim, teacher.config.dim, s_cfg.grid_size, s_cfg.num_keypoints)
+    if recipe.name == "mgd":
+        return MGDObjective(teacher, s_cfg.dim, teacher.config.dim, s_cfg.grid_size)
+    raise ValueError(f"{recipe.name!r} is not a distillation-family recipe ({', '.join(sorted(FAMILY_RECIPES))})")
