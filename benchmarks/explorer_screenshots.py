@@ -25,6 +25,7 @@ TABS = {
     "Heatmaps": ("heatmaps", "Show heatmaps", 2),
     "Distillation stages": ("stages", "Show stages", 2),
     "Attribution": ("attribution", "Explain", 1),
+    "Live distill": ("live", "Distil", 2),
 }
 
 

@@ -4,6 +4,7 @@ training time, the papers' claims).
 
     python benchmarks/reproduce.py                      # full run (3 seeds)
     python benchmarks/reproduce.py --seeds 0 --quick    # smoke run, minutes
+    python benchmarks/reproduce.py --bundle             # and refresh data_samples/checkpoints from seed 0
 
 The backbone is pretrained once (seed 0), our stand-in for the ImageNet weights the papers start
 from; every token model then loads it frozen. Each seed trains, in dependency order:
@@ -75,8 +76,8 @@ class Budget:
     batch_size: int = 32
     lr: float = 3e-3
     epochs: dict[str, int] = field(default_factory=lambda: {
-        "backbone": 6, "teacher": 8, "simcc-teacher": 8, "dwpose-s2": 2})
-    default_epochs: int = 6
+        "backbone": 5, "teacher": 6, "simcc-teacher": 6, "dwpose-s2": 1})  # s2: ~20 % of stage 1
+    default_epochs: int = 5
     max_steps: int | None = None
 
 
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
+    parser.add_argument("--bundle", action="store_true",
+                        help="then copy the first seed into data_samples/checkpoints (bundle_checkpoints.py)")
     args = parser.parse_args(argv)
     budget = Budget(train_num=200, val_num=50, default_epochs=1, epochs={}) if args.quick else Budget()
     data = {split: generate_dataset(args.out / "data" / split, num=num, seed=seed, difficulty=budget.difficulty,
@@ -244,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     facts = {job.name: model_facts(results[args.seeds[0]][job.name]["checkpoint"]) for job in JOBS}
     command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(write_results(results, facts, budget, command.strip(), wall, args.workers, args.docs))
+    if args.bundle:
+        from bundle_checkpoints import main as bundle_main  # benchmarks/ is on sys.path when run as a script
+
+        bundle_main(["--runs", str(args.out), "--seed", str(args.seeds[0])])
     return 0
 
 

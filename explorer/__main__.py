@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student", type=Path, help="SDPose student checkpoint (default synth-student)")
     p.add_argument("--distilpose", type=Path, help="DistilPose regression student (default synth-regression)")
     p.add_argument("--simcc", type=Path, help="SimCC / DWPose student (optional)")
-    p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the stages tab")
+    p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the stages tab (default: the bundled snapshot histories)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, student=args.student,
                            distilpose=args.distilpose, simcc=args.simcc)
-    models.runs = [Path(r) for r in args.runs]
+    models.runs = [Path(r) for r in args.runs] or models.runs  # default: the bundled histories
     if models.any_untrained():
         print("explorer: some models have no checkpoint and run untrained (see the 'models' panel)")
     demo = build_app(models)

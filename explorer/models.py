@@ -72,6 +72,11 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
     return LoadedModel(role, model, str(candidate), True)
 
 
+def bundled_runs(folder: Path) -> list[Path]:
+    """The snapshot histories bundled in ``folder`` (sub-folders with a ``history/``), sorted."""
+    return sorted(p for p in folder.glob("*") if (p / "history").is_dir()) if folder.is_dir() else []
+
+
 def load_extras(folder: Path) -> dict[str, LoadedModel]:
     """BlazePose when the `real` extra and its file are installed, and every ``folder/*.onnx``
     (RTMPose / DWPose layout) as ``onnx:<name>``; what cannot load is left out (no network)."""
@@ -109,6 +114,7 @@ class ModelSet:
         paths = {"teacher": teacher, "student": student, "distilpose": distilpose, "simcc": simcc}
         models = {r: m for r in ROLES if (m := load_role(r, paths[r], folder)) is not None}
         out = cls(models, extras=load_extras(folder))
+        out.runs = bundled_runs(folder)
         if warmup:  # the first forward of a model is slow; keep it out of the latency shown
             blank = np.zeros((64, 48, 3), np.uint8)
             for m in models.values():

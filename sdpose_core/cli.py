@@ -206,8 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=("distilpose", "sdpose"), default="distilpose")
     p.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     p.add_argument("--student", help="zoo name of the student (default: the recipe's)")
-    p.add_argument("--box", choices=("image", "teacher"), default="image",
-                   help="person box: the whole photo, or the teacher's own detection (two passes)")
+    p.add_argument("--box", choices=("teacher", "image"), default="teacher",
+                   help="person box: the teacher's own detection (two passes, default) or the whole photo")
     p.add_argument("--min-score", type=float, default=0.0, help="leave teacher keypoints below this unlabelled")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sdpose_core import load_model
-from sdpose_core.io.checkpoint import CheckpointError, save_model
+from sdpose_core.io.checkpoint import CheckpointError, save_backbone, save_model
 from sdpose_core.models import build_model
 
 
@@ -142,8 +142,19 @@ def test_shared_backbone_round_trip_and_confinement(tmp_path):
     payload = torch.load(tmp_path / "student.pt", weights_only=True)
     payload["backbone_file"] = "../elsewhere.pt"
     torch.save(payload, tmp_path / "escape.pt")
-    with pytest.raises(CheckpointError, match="same folder"):
+    with pytest.raises(CheckpointError, match="bare file name"):
         load_model(tmp_path / "escape.pt")
+    # a snapshot two folders down finds the shared file; nothing further up is searched
+    deep = tmp_path / "run" / "history"
+    deep.mkdir(parents=True)
+    save_model(student, deep / "epoch_000.pt", half=True, backbone_file="backbone.pt")
+    assert load_model(deep / "epoch_000.pt").config.name == "synth-simcc"
+    (deep / "deeper").mkdir()
+    save_model(student, deep / "deeper" / "x.pt", backbone_file="backbone.pt")
+    with pytest.raises(CheckpointError, match="not in its folder"):
+        load_model(deep / "deeper" / "x.pt")
     (tmp_path / "backbone.pt").unlink()
     with pytest.raises(CheckpointError, match="no such file"):
         load_model(tmp_path / "student.pt")
+    save_backbone(source, tmp_path / "backbone.pt")  # a backbone-only file serves as well
+    assert load_model(tmp_path / "student.pt").config.name == "synth-simcc"

@@ -13,10 +13,11 @@ from fake_teacher import BlobTeacher, peak_in_crop
 from sdpose_core.cli import main
 from sdpose_core.data.transforms import AugmentConfig
 from sdpose_core.io.checkpoint import load_model
+from sdpose_core.io.images import load_user_image
 from sdpose_core.models.zoo import get_config
 from sdpose_core.train.distill_folder import distill_folder
 from sdpose_core.train.pseudo_label import PseudoLabelDataset, find_images, pseudo_label_folder
-from sdpose_core.train.teacher import as_teacher
+from sdpose_core.train.teacher import as_teacher, look
 
 TINY = dict(epochs=1, batch_size=4, max_steps_per_epoch=2, progress=False)
 
@@ -124,3 +125,11 @@ def test_cli_reports_errors_as_one_line(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "distill-folder: error:" in err and "does not exist" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["synth-regression", "synth-simcc"])
+def test_regression_and_simcc_teachers_give_heatmaps_on_the_input_quarter_grid(real_dir, name):
+    view = look(as_teacher(name), load_user_image(real_dir / "coco" / "000000000785.jpg"), "image")
+    assert view.heatmaps.shape == (17, *get_config(name).out_heatmap_size)
+    assert 0.5 < float(view.heatmaps.max()) <= 1.0 + 1e-6  # simulated / outer-product maps peak at 1
+    assert view.keypoints.shape == (17, 2) and view.heatmap_to_image.shape == (2, 3)

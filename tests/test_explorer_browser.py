@@ -27,7 +27,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 TABS = [("Compare", "Compare", 2), ("Token attention", "Show attention", 3),
         ("Heatmaps", "Show heatmaps", 2), ("Distillation stages", "Show stages", 2),
-        ("Attribution", "Explain", 1)]
+        ("Attribution", "Explain", 1), ("Live distill", "Distil", 2)]
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,11 @@ from typing import Callable, Iterator
 import gradio as gr
 import plotly.graph_objects as go
 
+from sdpose_core.data.transforms import bbox_xywh_to_center_scale
 from sdpose_core.interpret import box_area, oks_agreement
 from sdpose_core.io.checkpoint import CheckpointError
 from sdpose_core.train.live import LiveDistillResult, iter_live_distill
+from sdpose_core.train.teacher import keypoint_box
 from sdpose_core.viz import PoseDrawing
 from sdpose_core.viz.live import live_animation_figure, live_loss_figure
 
@@ -54,8 +56,9 @@ def guarded_stream(*kinds: str) -> Callable:
     return wrap
 
 
-def _summary(result: LiveDistillResult, area: float) -> str:
+def _summary(result: LiveDistillResult) -> str:
     first, last = result.snapshots[0], result.snapshots[-1]
+    area = box_area(result.teacher.bbox, ())  # the person box the teacher used
     done = "done" if result.done else "training"
     lines = [f"**{done}: step {result.step}/{result.steps}** · {result.seconds:.1f} s "
              f"({1000 * result.seconds_per_step:.0f} ms/step) · teacher **{result.teacher_name}** → "
@@ -79,7 +82,6 @@ def live(models: ModelSet, image_path, box_text: str | None, teacher_role: str |
         raise ValueError(f"pick a student: {', '.join(STUDENTS)}")
     teacher = models.get(teacher_role or "teacher")
     steps = DEFAULT_STEPS if steps is None else int(steps)
-    area = box_area(box, image.shape[:2])
     for result in iter_live_distill(teacher.model, image, steps, bbox=box, student=STUDENTS[student_label],
                                     report_every=max(5, steps // 20)):
         snaps = result.snapshots
@@ -87,11 +89,14 @@ def live(models: ModelSet, image_path, box_text: str | None, teacher_role: str |
         if progress is not None:
             progress(result.step / steps, desc=f"distilling: step {result.step}/{steps}")
         if not result.done:
-            yield gr.skip(), loss, _summary(result, area)
+            yield gr.skip(), loss, _summary(result)
     poses = [PoseDrawing(f"step {s.step}", s.keypoints, s.scores) for s in snaps]
     teacher_pose = PoseDrawing(f"teacher ({result.teacher_name})", result.teacher.keypoints, result.teacher.scores)
-    animation = live_animation_figure(image, teacher_pose, poses, region=box)
-    yield animation, loss, _summary(result, area)
+    person = box or keypoint_box(result.teacher, image.shape[:2]) or [0, 0, image.shape[1], image.shape[0]]
+    center, size = bbox_xywh_to_center_scale(person, aspect_ratio=1.0, padding=1.3)  # zoom: a square on the person
+    region = [*(center - size / 2), *size]
+    animation = live_animation_figure(image, teacher_pose, poses, region=region)
+    yield animation, loss, _summary(result)
 
 
 def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
@@ -100,17 +105,18 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
     gr.Markdown("A fresh, tiny student learns the teacher's pose of **this photo** from augmented crops of "
                 "it (flip, small scale / rotation / shift, colour jitter). The teacher runs once; its "
                 "heatmaps are warped into every crop as the target. Press *Distil*, then drag the slider "
-                "or press ▶ to watch the student's skeleton (red) converge onto the teacher's (blue).")
+                "or press ▶ play to watch the student's skeleton (green) converge onto the teacher's (blue).")
     with gr.Row():
-        teacher = gr.Dropdown(roles, value="teacher" if "teacher" in roles else (roles[0] if roles else None),
-                              label="teacher", scale=2)
+        default = next((r for r in ("blazepose", "teacher") if r in roles), roles[0] if roles else None)
+        teacher = gr.Dropdown(roles, value=default, label="teacher (blazepose: the real-photo teacher, when installed)",
+                              scale=2)
         student = gr.Dropdown(list(STUDENTS), value=next(iter(STUDENTS)), label="student", scale=2)
         steps = gr.Slider(20, 600, value=DEFAULT_STEPS, step=10, label="steps", scale=2)
     with gr.Row():
         run = gr.Button("Distil", variant="primary")
         stop = gr.Button("Stop")
     status = gr.Markdown()
-    animation = gr.Plot(label="student (red) vs teacher (blue) at each snapshot: drag the slider or press play")
+    animation = gr.Plot(label="the student at each snapshot over the teacher: drag the slider or press play")
     loss = gr.Plot(label="distillation loss")
 
     def handler(image, box, teacher, student, steps, progress=gr.Progress()):

@@ -14,10 +14,8 @@ from sdpose_core.data.coco_meta import NUM_KEYPOINTS
 
 
 def patch_grid(model: nn.Module) -> tuple[int, int]:
-    """(gh, gw): the patch grid of a token model (input / 4 / patch size)."""
-    cfg = model.config
-    (h, w), (ph, pw) = cfg.input_size, cfg.patch_size
-    return h // 4 // ph, w // 4 // pw
+    """(gh, gw): the patch grid of a token model (input / backbone stride / patch size)."""
+    return model.config.grid_size
 
 
 def _head_average(layer_attention: torch.Tensor, head: int | str) -> torch.Tensor:

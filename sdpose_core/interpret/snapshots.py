@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from sdpose_core.io.checkpoint import load_model
+from sdpose_core.io.checkpoint import model_from_checkpoint, read_checkpoint
 from sdpose_core.train.run_dir import RunDir
 
 from .inference import PoseResult, run_pose
@@ -41,8 +41,9 @@ def snapshot_predictions(root: str | Path, image: np.ndarray, bbox: Sequence[flo
         paths = [paths[i] for i in keep]
     out = []
     for path in paths:
-        epoch = int(path.stem.split("_")[-1])
-        out.append(SnapshotPrediction(f"epoch {epoch + 1}", path, run_pose(load_model(path), image, bbox)))
+        obj = read_checkpoint(path)
+        label = obj.get("label") or f"epoch {int(path.stem.split('_')[-1]) + 1}"  # bundled: "stage 2 epoch 1"
+        out.append(SnapshotPrediction(str(label), path, run_pose(model_from_checkpoint(obj, str(path)), image, bbox)))
     return out
 
 

@@ -34,6 +34,7 @@ from .official import OfficialLayoutError, infer_config, is_official, map_state_
 
 FORMAT = "sdpose-explorer"
 FORMAT_VERSION = 1
+SHARED_BACKBONE_LEVELS = 3  # a backbone_file is found in the checkpoint's folder or 2 above it
 _RESERVED = {"format", "format_version", "model_type", "config", "state_dict", "backbone_file"}
 
 
@@ -175,19 +176,31 @@ def _from_ours(obj: dict, source: str, cycle_num: int | None) -> nn.Module:
 
 
 def _shared_backbone(name: str, source: str) -> dict[str, torch.Tensor]:
-    """The ``backbone.*`` weights of a checkpoint that stores them in a sibling file (see
-    :func:`save_model`'s ``backbone_file``); only a bare file name in the same folder is accepted."""
+    """The ``backbone.*`` weights of a checkpoint that keeps them in a shared file (see
+    :func:`save_model`'s ``backbone_file``): a bare file name, looked up in the checkpoint's folder
+    and up to two enclosing ones (bundled snapshot histories share one backbone file), nowhere else."""
     if Path(name).name != name or name in ("", ".", ".."):
-        raise CheckpointError(f"{source}: backbone_file must be a file name in the same folder, got {name!r}")
-    path = Path(source).parent / name
+        raise CheckpointError(f"{source}: backbone_file must be a bare file name, got {name!r}")
+    folders = list(Path(source).resolve().parents)[:SHARED_BACKBONE_LEVELS]
+    path = next((folder / name for folder in folders if (folder / name).is_file()), None)
+    if path is None:
+        raise CheckpointError(f"{source}: its backbone file {name} is not in its folder or the "
+                              f"{SHARED_BACKBONE_LEVELS - 1} enclosing ones (no such file)")
     obj = read_checkpoint(path)
     state = obj.get("state_dict") if isinstance(obj, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{source}: its backbone file {path} holds no state dict")
-    backbone = {k: v for k, v in state.items() if k.startswith("backbone.")}
+    backbone = {k: v for k, v in state.items() if k.startswith("backbone.")} if isinstance(state, dict) else {}
     if not backbone:
         raise CheckpointError(f"{source}: its backbone file {path} has no backbone.* weights")
     return backbone
+
+
+def save_backbone(model: nn.Module, path: str | os.PathLike, half: bool = True) -> Path:
+    """Write only ``model.backbone`` (a file for ``backbone_file``; not loadable as a model)."""
+    state = {f"backbone.{k}": v.detach().cpu() for k, v in model.backbone.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return atomic_torch_save({"format": FORMAT, "format_version": FORMAT_VERSION, "kind": "backbone",
+                              "state_dict": state}, path)
 
 
 def _from_official(state: dict, source: str, **kw) -> nn.Module:

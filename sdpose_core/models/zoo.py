@@ -12,6 +12,7 @@ can compare student and teacher tokens directly.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -88,6 +89,12 @@ def bundled_checkpoint(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def bundled_manifest() -> list[dict]:
+    """``data_samples/checkpoints/manifest.json`` (written by benchmarks/bundle_checkpoints.py), or []."""
+    path = CHECKPOINT_DIR / "manifest.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
 def describe_model(cfg: ModelConfig) -> dict:
     """Params and GFLOPs of one config, counted on the meta device (no arithmetic is done).
 
@@ -100,6 +107,8 @@ def describe_model(cfg: ModelConfig) -> dict:
     every = count_flops(model, cycles=cfg.cycle_num, convention="mmcv")
     lin = count_flops(model, cycles=1, convention="linear_conv")
     ckpt = bundled_checkpoint(cfg.name)
+    bundled = next((row for row in bundled_manifest() if row["name"] == cfg.name), {})
+    history = bundled.get("history")
     return {
         "name": cfg.name,
         "params_m": round(count_params(model) / 1e6, 4),
@@ -111,10 +120,14 @@ def describe_model(cfg: ModelConfig) -> dict:
         "model_type": cfg.model_type,
         "head": cfg.head,
         "checkpoint": str(ckpt) if ckpt else None,
+        "recipe": bundled.get("recipe"),
+        "snapshot_history": str(CHECKPOINT_DIR.parent / history) if history else None,
+        "val_AP": bundled.get("AP"),
     }
 
 
 def describe_models() -> list[dict]:
     """One row per zoo model: name, params_m, gflops_one_pass, gflops_all_cycles, cycles,
-    input_size (H, W), checkpoint (bundled path or None), plus gflops_linear_conv, model_type, head."""
+    input_size (H, W), checkpoint (bundled path or None), plus gflops_linear_conv, model_type, head,
+    and for bundled models the recipe that trained them, their snapshot history and SynthPose val AP."""
     return [describe_model(cfg) for cfg in ZOO.values()]

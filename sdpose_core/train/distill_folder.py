@@ -108,7 +108,7 @@ def _people(labels: PseudoLabels) -> int:
 
 
 def distill_folder(teacher: Any, images: str | Path, out: str | Path, recipe: str = "distilpose",
-                   epochs: int | None = None, student: str | None = None, box: str = "image",
+                   epochs: int | None = None, student: str | None = None, box: str = "teacher",
                    min_score: float = 0.0, batch_size: int | None = None, lr: float | None = None,
                    seed: int = 0, max_steps_per_epoch: int | None = None, val: str | Path | None = None,
                    progress: bool = True) -> DistillFolderResult:
@@ -118,7 +118,8 @@ def distill_folder(teacher: Any, images: str | Path, out: str | Path, recipe: st
         teacher: zoo name, checkpoint, loaded model or ready teacher (see ``as_teacher``).
         recipe: ``distilpose`` (regression student) or ``sdpose`` (heatmap student, MCT).
         student: zoo name of the student (default: the recipe's).
-        box: ``image`` (whole photo) or ``teacher`` (the teacher's own detection).
+        box: ``teacher`` (the teacher's own detection: a second pass on the box around its
+            first-pass keypoints) or ``image`` (the whole photo as the person box).
         min_score: teacher keypoints below this score are left unlabelled.
         val: optional COCO folder with real labels for AP per epoch (e.g. ../shared/real/coco).
         Other arguments as ``sdpose train``; rerunning the same call resumes.

@@ -160,7 +160,10 @@ def iter_live_distill(teacher: Any, image: Any, steps: int = 200, bbox: Sequence
     Args:
         teacher: anything :func:`as_teacher` accepts (zoo name, checkpoint, model, BlazePose ...).
         image: the photo, (H, W, 3) uint8 RGB or a file path.
-        steps: optimiser steps; bbox: person box x, y, w, h (None: the whole photo).
+        steps: optimiser steps.
+        bbox: person box x, y, w, h; None: the teacher's own detection (its keypoints on the whole
+            photo give the box of a second pass; BlazePose's median error on a COCO photo drops
+            from 33 px to 6 px this way).
         student: zoo name or config (default :data:`LIVE_STUDENT`); its head picks the recipe.
         snapshots: predictions recorded at this many evenly spaced steps (0 and ``steps`` included).
         report_every: yield the (same, growing) result after this many steps, and at the end.
@@ -173,7 +176,7 @@ def iter_live_distill(teacher: Any, image: Any, steps: int = 200, bbox: Sequence
     _check(steps, batch_size, lr)
     image = load_user_image(image)
     source = as_teacher(teacher)
-    view = look(source, image, "image" if bbox is None else bbox)
+    view = look(source, image, "teacher" if bbox is None else bbox)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = build_model(student or LIVE_STUDENT).train()

@@ -113,7 +113,7 @@ def _read_labels(folder: Path) -> PseudoLabels | None:
         return None
 
 
-def pseudo_label_folder(teacher: Teacher, images: str | Path, out: str | Path, box: str = "image",
+def pseudo_label_folder(teacher: Teacher, images: str | Path, out: str | Path, box: str = "teacher",
                         min_score: float = 0.0, progress: bool = True, reuse: bool = True) -> PseudoLabels:
     """Run ``teacher`` on every photo of ``images`` and write the pseudo-label folder ``out``.
 

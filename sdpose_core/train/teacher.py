@@ -74,7 +74,7 @@ def output_heatmaps(output: CycleOutput, config: ModelConfig) -> torch.Tensor:
     """
     if output.heatmaps is not None:
         return output.heatmaps.detach().float()
-    size = config.feature_size  # (h, w) = input / 4
+    size = config.out_heatmap_size  # (h, w): input / 4 unless the config says otherwise
     if output.coords is not None:
         return simulated_heatmap(output.coords.detach().float(), output.sigma.detach().float(), size)
     if output.simcc_x is not None:

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from .common import image_trace, lock_aspect, style_image_axes
 from .skeleton import PoseDrawing, keypoint_trace, limb_trace
 
-TEACHER_COLOR, STUDENT_COLOR = "#1f77b4", "#d62728"
+TEACHER_COLOR, STUDENT_COLOR = "#1f77b4", "#00c853"
 
 
 def _student_traces(pose: PoseDrawing) -> tuple[go.Scatter, go.Scatter]:
@@ -45,7 +45,7 @@ def _shrunk(image: np.ndarray, poses: Sequence[PoseDrawing], region: Sequence[fl
 def live_animation_figure(image: np.ndarray, teacher: PoseDrawing, students: Sequence[PoseDrawing],
                           region: Sequence[float] | None = None, height: int = 560,
                           frame_ms: int = 350, max_side: int = 720) -> go.Figure:
-    """The photo with the teacher's skeleton (blue) and the student's (red) at each snapshot.
+    """The photo with the teacher's skeleton (blue) and the student's (green) at each snapshot.
 
     Args:
         image: (H, W, 3) uint8 RGB.
@@ -58,12 +58,12 @@ def live_animation_figure(image: np.ndarray, teacher: PoseDrawing, students: Seq
         raise ValueError("no snapshots to animate")
     image, poses, region = _shrunk(image, [teacher, *students], region, max_side)
     teacher, students = poses[0], poses[1:]
-    first = _student_traces(students[0])
+    shown = _student_traces(students[-1])  # opens on the last snapshot; play runs from the first
     fig = go.Figure([image_trace(image),
                      limb_trace(teacher.keypoints, TEACHER_COLOR, teacher.name, width=2.0).update(opacity=0.7),
                      keypoint_trace(teacher.keypoints, teacher.scores, teacher.name, TEACHER_COLOR,
                                     show_scale=False, size=7).update(opacity=0.7),
-                     *first])
+                     *shown])
     fig.frames = [go.Frame(data=list(_student_traces(s)), traces=[3, 4], name=str(i))
                   for i, s in enumerate(students)]
     inline = [{"data": [t.to_plotly_json() for t in _student_traces(s)], "traces": [3, 4]} for s in students]
@@ -82,9 +82,9 @@ def live_animation_figure(image: np.ndarray, teacher: PoseDrawing, students: Seq
         height=height, margin=dict(l=10, r=10, t=50, b=10), plot_bgcolor="white",
         title=dict(text=f"<span style='color:{TEACHER_COLOR}'>teacher</span> vs "
                         f"<span style='color:{STUDENT_COLOR}'>student</span>", x=0.01, y=0.98),
-        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="student after "), pad=dict(t=20))],
-        updatemenus=[dict(type="buttons", buttons=[play], showactive=False, x=0.0, y=-0.02,
-                          xanchor="left", yanchor="top", direction="left")])
+        sliders=[dict(active=len(students) - 1, steps=steps, currentvalue=dict(prefix="student after "), pad=dict(t=20))],
+        updatemenus=[dict(type="buttons", buttons=[play], showactive=False, x=1.0, y=1.0,
+                          xanchor="right", yanchor="bottom", direction="left")])
     return fig
 
 

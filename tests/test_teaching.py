@@ -1,0 +1,171 @@
+"""The notebooks' helpers: sdpose_core.interpret.teaching (data) and sdpose_core.viz.teaching (figures)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sdpose_core.data.coco_meta import FLIP_INDEX, KEYPOINT_NAMES
+from sdpose_core.data.synthpose import generate_dataset
+from sdpose_core.distill import stage1_decay
+from sdpose_core.interpret import teaching as T
+from sdpose_core.io.checkpoint import save_model
+from sdpose_core.models.zoo import build_model
+from sdpose_core.train.objectives import HeatmapObjective
+from sdpose_core.viz import teaching as V
+
+K = len(KEYPOINT_NAMES)
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    return generate_dataset(tmp_path_factory.mktemp("synth") / "train", num=12, seed=3, difficulty="easy",
+                            progress=False)
+
+
+def test_lesson_model_says_untrained_when_no_checkpoint(tmp_path):
+    lesson = T.load_lesson_model("synth-student", checkpoint_dir=tmp_path)
+    assert not lesson.trained and "untrained weights" in lesson.note and str(tmp_path) in lesson.source
+    again = T.load_lesson_model("synth-student", checkpoint_dir=tmp_path)
+    for a, b in zip(lesson.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)  # seeded: the same random weights every time
+    assert not lesson.model.training
+
+
+def test_lesson_model_loads_a_checkpoint_and_flags_a_broken_one(tmp_path):
+    torch.manual_seed(5)
+    model = build_model("synth-regression")
+    save_model(model, tmp_path / "synth-regression.pt")
+    lesson = T.load_lesson_model("synth-regression", checkpoint_dir=tmp_path)
+    assert lesson.trained and "trained checkpoint" in lesson.note
+    mine, theirs = lesson.model.state_dict(), model.state_dict()
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+    (tmp_path / "synth-teacher.pt").write_bytes(b"not a checkpoint")
+    broken = T.load_lesson_model("synth-teacher", checkpoint_dir=tmp_path)
+    assert not broken.trained and "could not load" in broken.source
+
+
+def test_model_geometry_matches_what_the_model_produces():
+    model = build_model("synth-student").eval()
+    geo = T.model_geometry(model)
+    h, w = geo["input_size"]
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, h, w), cycles=geo["cycles"], return_attention=True)
+    gh, gw = geo["grid_size"]
+    assert out[0].visual_tokens.shape[1] == gh * gw == geo["num_patches"]
+    assert out[0].keypoint_tokens.shape[-1] == geo["dim"] and len(out) == geo["cycles"]
+    assert out[0].attention[0].shape[1:] == (geo["heads"], geo["tokens"], geo["tokens"])
+    assert len(out[0].attention) == geo["depth"]
+    assert geo["patch_pixels"] == (h / gh, w / gw)
+    assert "grid_size" not in T.model_geometry(build_model("synth-cnn-teacher"))
+
+
+def test_examples_hide_unlabelled_keypoints():
+    examples = T.load_examples(count=3)
+    assert len(examples) == 3
+    for ex in examples:
+        assert ex.image.ndim == 3 and ex.bbox.shape == (4,) and ex.keypoints.shape == (K, 3)
+        xy = ex.label_xy()
+        assert np.isnan(xy[ex.keypoints[:, 2] <= 0]).all() and np.isfinite(xy[ex.keypoints[:, 2] > 0]).all()
+        assert ex.label_visible().sum() == (ex.keypoints[:, 2] > 0).sum()
+
+
+def test_live_train_is_seeded_records_terms_and_keeps_frozen_parts(tiny_set):
+    def run():
+        torch.manual_seed(0)
+        model = build_model("synth-student")
+        model.backbone.requires_grad_(False)
+        before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
+        log = T.live_train(model, HeatmapObjective(token_weight=5e-6), tiny_set, epochs=2, steps_per_epoch=2,
+                           batch_size=4, on_epoch=lambda e, m: e * 10)
+        return model, before, log
+
+    model, before, log = run()
+    assert len(log.steps) == 4 and log.epochs == [0, 10] and log.seconds > 0
+    assert {"heatmap_loss", "kpt_dist_loss", "vis_dist_loss", "total", "step", "epoch"} <= set(log.steps[0])
+    assert [s["epoch"] for s in log.steps] == [0, 0, 1, 1]
+    assert np.isfinite(log.series("total")).all()
+    for k, v in model.backbone.state_dict().items():  # frozen weights and BN statistics unchanged
+        assert torch.equal(v, before[k]), k
+    _, _, again = run()
+    assert again.series("total").tolist() == log.series("total").tolist()
+    with pytest.raises(ValueError):
+        T.live_train(model, HeatmapObjective(), tiny_set, steps_per_epoch=0)
+
+
+def test_fresh_student_without_backbone_checkpoint(tmp_path):
+    student, note = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    assert student.config.cycle_num >= 2 and "random init" in note
+    twin, _ = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), twin.state_dict().values()))
+
+
+def test_frozen_copy_and_token_helpers():
+    model = build_model("synth-student")
+    frozen = T.frozen_copy(model)
+    assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())
+    assert any(p.requires_grad for p in model.parameters())
+    images = torch.zeros(2, 3, *model.config.input_size)
+    gap = T.cycle_token_gap(model, images)
+    assert gap.shape == (model.config.cycle_num - 1,) and (gap >= -1e-6).all()
+    a = torch.randn(5, 8)
+    assert np.allclose(T.per_token_mse(a, a), 0)
+    assert np.allclose(T.per_token_mse(a, a + 2), 4)
+    with pytest.raises(ValueError):
+        T.per_token_mse(a, torch.zeros(4, 8))
+
+
+def test_swap_left_right_and_case_ranking():
+    pts = np.arange(K * 2, dtype=float).reshape(K, 2)
+    swapped = T.swap_left_right(pts)
+    assert np.array_equal(swapped[1], pts[2]) and np.array_equal(swapped[0], pts[0])
+    assert np.array_equal(T.swap_left_right(swapped), pts)
+    assert list(np.asarray(FLIP_INDEX)[list(FLIP_INDEX)]) == list(range(K))
+    model = build_model("synth-student").eval()
+    cases = T.rank_cases(model, T.SAMPLES_DIR)
+    oks = [c.oks for c in cases]
+    assert oks == sorted(oks) and len(cases) > 0
+    c = cases[0]
+    assert c.keypoints.shape == (K, 2) and c.errors.shape == (K,) and isinstance(c.summary(), str)
+    assert np.isnan(c.errors[~c.visible]).all()
+    assert c.swapped == (c.oks_swapped > c.oks + 0.1)
+
+
+def test_occlude_and_results_and_simcc_probabilities(tmp_path):
+    img = np.zeros((20, 30, 3), np.uint8)
+    out = T.occlude(img, (5, 5), 4, value=200)
+    assert img.max() == 0 and (out[3:7, 3:7] == 200).all() and out.sum() == 200 * 16 * 3
+    assert T.occlude(img, (-50, -50), 4).max() == 0  # entirely outside: nothing painted
+    assert T.read_results(tmp_path / "RESULTS.md") is None
+    (tmp_path / "RESULTS.md").write_text("| a |\n")
+    assert T.read_results(tmp_path / "RESULTS.md") == "| a |\n"
+    logits = torch.randn(3, 7)
+    p = T.simcc_probabilities(logits, beta=10)
+    assert p.shape == (3, 7) and np.allclose(p.sum(-1), 1, atol=1e-6)
+    assert (T.simcc_probabilities(logits, 50).max(-1) >= p.max(-1) - 1e-6).all()  # larger beta: sharper
+
+
+def test_figures_have_the_expected_pieces():
+    crop = np.zeros((128, 96, 3), np.uint8)
+    fig = V.patch_grid_figure(crop, (8, 6), highlight=7)
+    assert len(fig.layout.shapes) == (8 + 1) + (6 + 1) + 1 and "token 24" in fig.layout.title.text
+    pos = np.random.default_rng(0).normal(size=(48, 16))
+    fig = V.position_similarity_figure(pos, (8, 6), patch=13)
+    sim = np.asarray(fig.data[1].z)
+    assert sim.shape == (8, 6) and np.isclose(sim[2, 1], 1.0) and np.isclose(sim.max(), 1.0)
+    fig = V.token_similarity_figure(np.random.default_rng(1).normal(size=(K, 8)))
+    assert np.allclose(np.diag(np.asarray(fig.data[0].z)), 1.0)
+    steps = [{"step": i, "total": 1.0 / (i + 1), "x": 2.0} for i in range(10)]
+    fig = V.loss_curves_figure({"a": steps, "b": steps[:5]}, keys=("total", "x"), smooth=2)
+    assert len(fig.data) == 4 and len(fig.data[0].x) == 9 and fig.layout.yaxis.type == "log"
+    fig = V.simcc_axes_figure({"label": np.ones(10), "student": np.ones(10)}, {"label": np.ones(12), "student": np.ones(12)},
+                              2.0, marks={"label": (1.0, 2.0)})
+    assert len(fig.data) == 4 and len(fig.layout.shapes) == 2 and fig.layout.shapes[0].x0 == 2.0
+    epochs = list(range(5))
+    fig = V.decay_schedule_figure(epochs, [stage1_decay(e, 5) for e in epochs], current=4)
+    assert list(fig.data[0].y) == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2]) and fig.data[1].y[0] == pytest.approx(0.2)
+    fig = V.keypoint_bars_figure({"t": np.ones(K), "s": np.zeros(K)}, "px", occluded=np.arange(K) == 3)
+    assert len(fig.data) == 2 and fig.data[0].x[3].endswith("(occl.)")
+    fig = V.overlay_figure(crop, [np.ones((128, 96)), np.zeros((8, 6))], ["a", "b"], points=[np.array([5, 5]), None])
+    assert len(fig.data) == 5 and fig.data[4].dx == 16 and fig.data[1].dx == 1
+    assert V.use_notebook_renderer() == "plotly_mimetype"
