@@ -75,9 +75,15 @@ def write_models_md(manifest: list[dict], out: Path, command: str) -> None:
     (out.parent / "MODELS.md").write_text("\n".join(lines) + "\n")
 
 
+def _final_metrics(job_dir: Path) -> dict:
+    """AP and PCK@0.2 of a finished run's last epoch (its metrics.jsonl)."""
+    last = RunDir(job_dir).read_metrics()[-1]
+    return {"AP": last["AP"], "PCK": last["PCK@0.2"]}
+
+
 def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
-    results = json.loads((runs / "results.json").read_text())["results"][str(seed)]
     seed_dir = runs / f"seed{seed}"
+    results = {job.name: _final_metrics(job) for job in seed_dir.iterdir() if (job / "model.pt").is_file()}
     out.mkdir(parents=True, exist_ok=True)
     save_backbone(load_model(runs / "backbone" / "model.pt"), out / "backbone.pt")
     manifest = []

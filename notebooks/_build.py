@@ -25,7 +25,7 @@ from sdpose_core.data.coco_meta import KEYPOINT_NAMES
 from sdpose_core.train.trainer import seed_everything
 from sdpose_core.viz.teaching import use_notebook_renderer
 
-torch.set_num_threads(2)  # the project's reference machine: a 2-core laptop CPU
+torch.set_num_threads(1)  # tiny models: one thread is as fast and never fights other work for the CPU
 seed_everything(0)        # every number below is reproducible
 use_notebook_renderer();  # plotly figures render in JupyterLab without a network
 """
@@ -727,7 +727,7 @@ from sdpose_core.viz.teaching import decay_schedule_figure, loss_curves_figure, 
     log1 = live_train(s1, stage1, train_dir, epochs=E1, steps_per_epoch=STEPS, batch_size=BATCH, lr=1e-3,
                       seed=0, on_epoch=snapshot(1))
     s1_frozen = frozen_copy(s1)
-    s2, _ = fresh_student("dwpose-s2", teacher=s1_frozen, backbone=None)
+    s2, _ = fresh_student("dwpose-s2", teacher=s1_frozen, backbone=False)
     stage2 = build_objective(get_recipe("dwpose-s2"), s2, s1_frozen)
     log2 = live_train(s2, stage2, train_dir, epochs=E2, steps_per_epoch=STEPS, batch_size=BATCH, lr=1e-3,
                       seed=1, on_epoch=snapshot(2))

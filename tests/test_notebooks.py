@@ -35,7 +35,7 @@ def kernel_dirs(tmp_path_factory) -> list[str]:
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "sdpose-explorer tests", "language": "python",
-        "env": {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "TQDM_DISABLE": "1"}}))
+        "env": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TQDM_DISABLE": "1"}}))
     return [str(root)]
 
 

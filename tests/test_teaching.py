@@ -93,11 +93,23 @@ def test_live_train_is_seeded_records_terms_and_keeps_frozen_parts(tiny_set):
         T.live_train(model, HeatmapObjective(), tiny_set, steps_per_epoch=0)
 
 
-def test_fresh_student_without_backbone_checkpoint(tmp_path):
+def test_fresh_student_without_and_with_a_bundled_backbone(tmp_path):
     student, note = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
     assert student.config.cycle_num >= 2 and "random init" in note
+    assert all(p.requires_grad for p in student.parameters())
     twin, _ = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), twin.state_dict().values()))
+    from sdpose_core.io.checkpoint import save_backbone
+
+    torch.manual_seed(9)
+    donor = build_model("synth-student")
+    save_backbone(donor, tmp_path / "backbone.pt")  # the bundle's shared, float16 backbone file
+    loaded, note = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    assert "loaded and frozen" in note and not any(p.requires_grad for p in loaded.backbone.parameters())
+    assert any(p.requires_grad for p in loaded.encoder.parameters())
+    for k, v in loaded.backbone.state_dict().items():
+        want = donor.backbone.state_dict()[k]
+        assert v.dtype == want.dtype and torch.allclose(v.float(), want.half().float()), k
 
 
 def test_frozen_copy_and_token_helpers():

@@ -199,28 +199,44 @@ def live_train(model: nn.Module, objective: nn.Module, data: str | Path, *, epoc
     return log
 
 
-def fresh_student(recipe: str, teacher: nn.Module | None = None, backbone: str | None = "synth-backbone",
+def fresh_student(recipe: str, teacher: nn.Module | None = None, backbone: bool = True,
                   checkpoint_dir: str | Path | None = None, seed: int = 0) -> tuple[nn.Module, str]:
     """The student ``sdpose train --recipe RECIPE`` starts from, and a Markdown note.
 
-    With a bundled pretrained backbone ``<checkpoint_dir>/<backbone>.pt`` it is loaded into the
-    student and frozen, as ``sdpose train --backbone`` does; without one the backbone stays random.
+    With ``backbone`` and a bundled pretrained backbone, it is copied into the student and frozen
+    (BatchNorm statistics too, see ``live_train``), as ``sdpose train --backbone`` does. Looked up in
+    ``checkpoint_dir`` (default ``data_samples/checkpoints``): ``backbone.pt`` (the shared
+    backbone-only file of ``benchmarks/bundle_checkpoints.py``), else ``synth-backbone.pt`` (a
+    whole pretraining model). Without either the backbone stays random, and the note says so.
     """
+    from sdpose_core.io.checkpoint import read_checkpoint
     from sdpose_core.train.recipes import build_student, get_recipe
 
     torch.manual_seed(seed)
     student = build_student(get_recipe(recipe), None, teacher)
+    if not backbone:
+        return student, f"`{recipe}` student."
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
-    path = folder / f"{backbone}.pt" if backbone else None
-    if path is None or not path.is_file():
-        return student, f"`{recipe}` student, random init (no pretrained backbone at `{path}`)."
+    shared, whole = folder / "backbone.pt", folder / "synth-backbone.pt"
     try:
-        from sdpose_core.models.backbone import load_backbone_
+        if shared.is_file():
+            state = read_checkpoint(shared)["state_dict"]
+            own = student.backbone.state_dict()
+            student.backbone.load_state_dict({k: state[f"backbone.{k}"].to(v.dtype) for k, v in own.items()})
+            source = shared
+        elif whole.is_file():
+            from sdpose_core.models.backbone import load_backbone_
 
-        load_backbone_(student, load_model(path), freeze=True)
-    except (ImportError, CheckpointError, ValueError, RuntimeError) as err:
-        return student, f"`{recipe}` student, random init (pretrained backbone not loaded: {err})."
-    return student, f"`{recipe}` student with the pretrained backbone `{path}` loaded and frozen."
+            load_backbone_(student, load_model(whole), freeze=False)
+            source = whole
+        else:
+            return student, f"`{recipe}` student, random init (no pretrained backbone in `{folder}`)."
+    except (ImportError, KeyError, TypeError, CheckpointError, ValueError, RuntimeError) as err:
+        torch.manual_seed(seed)
+        student = build_student(get_recipe(recipe), None, teacher)
+        return student, f"`{recipe}` student, random init (the pretrained backbone did not load: {err})."
+    student.backbone.requires_grad_(False)
+    return student, f"`{recipe}` student with the pretrained backbone `{source}` loaded and frozen."
 
 
 @torch.no_grad()
