@@ -21,9 +21,9 @@ from sdpose_core.io.checkpoint import load_model
 from sdpose_core.train.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
-# explorer role file <- reproduction job
+# zoo-name file (explorer roles, notebooks) <- reproduction job
 ROLE_FILES = {"synth-teacher": "teacher", "synth-student": "sdpose", "synth-regression": "distilpose",
-              "synth-simcc": "dwpose-s2"}
+              "synth-simcc": "dwpose-s2", "synth-simcc-teacher": "simcc-teacher"}
 # bundled snapshot histories: run name -> the jobs whose epochs it strings together
 STAGED_RUNS = {"sdpose": ("sdpose",), "distilpose": ("distilpose",), "dwpose": ("dwpose-s1", "dwpose-s2")}
 STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}

@@ -193,3 +193,14 @@ def test_decoders_reject_bad_shapes():
         SimCCLabel().encode(np.zeros((1, 17, 3)))
     with pytest.raises(ValueError):
         RegressionLabel().encode(np.zeros((1, 17, 2)), np.ones((1, 16)))
+
+
+def test_dark_never_throws_a_keypoint_off_a_flat_heatmap():
+    """Untrained (near-flat, noisy) heatmaps: DARK stays within 1 px of the argmax."""
+    from sdpose_core.data.codecs.heatmap import heatmap_maximum, refine_dark
+
+    rng = np.random.default_rng(0)
+    maps = 1e-3 + 1e-6 * rng.standard_normal((4, 17, 32, 24))
+    locs, _ = heatmap_maximum(maps)
+    refined = refine_dark(locs.copy(), maps)
+    assert np.all(np.abs(refined - locs) <= 1.0 + 1e-9)

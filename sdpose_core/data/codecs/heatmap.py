@@ -84,7 +84,11 @@ def refine_dark(locs: np.ndarray, heatmaps: np.ndarray, kernel_size: int = 11) -
         kernel_size: 11, mmpose's DARK default for sigma 2 on 64x48 heatmaps (DARK paper: blur with
             the same Gaussian as the encoding; cv2's sigma for size 11 is exactly 2.0).
     Derivatives: central differences with step 1 (first) and 2 (second); locations within 2 px of
-    the border (where those need missing pixels) or with a singular Hessian are left unrefined.
+    the border (where those need missing pixels) or where the log map is not a maximum (Hessian not
+    negative definite: flat or untrained heatmaps) are left unrefined, and a step is clipped to
+    ±1 px (the integer argmax is within half a pixel of a true peak). On real peaks this is
+    mmpose's ``refine_keypoints_dark`` unchanged; mmpose does not guard, and on flat maps its
+    step can throw a keypoint thousands of pixels away.
     """
     h, w = heatmaps.shape[-2:]
     logs = np.log(np.maximum(gaussian_blur(heatmaps, kernel_size), 1e-10))
@@ -97,11 +101,12 @@ def refine_dark(locs: np.ndarray, heatmaps: np.ndarray, kernel_size: int = 11) -
     dyy = 0.25 * (at(0, 2) - 2 * c + at(0, -2))
     dxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
     det = dxx * dyy - dxy**2
-    ok &= det != 0
+    ok &= (det > 0) & (dxx < 0)  # a maximum of the log map
     safe = np.where(ok, det, 1.0)
     off_x = -(dyy * dx - dxy * dy) / safe
     off_y = -(dxx * dy - dxy * dx) / safe
-    return locs + np.where(ok[..., None], np.stack([off_x, off_y], -1), 0.0)
+    offset = np.clip(np.stack([off_x, off_y], -1), -1.0, 1.0)
+    return locs + np.where(ok[..., None], offset, 0.0)
 
 
 @dataclass(frozen=True)
