@@ -5,7 +5,7 @@ import functools
 import logging
 import traceback
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import gradio as gr
 
@@ -31,20 +31,42 @@ def placeholders(kinds: Sequence[str], message: str) -> tuple:
     return tuple(empty_figure(message) if k == "plot" else f"**{message}**" for k in kinds)
 
 
+USER_ERRORS = (ValueError, CheckpointError, OSError, FloatingPointError)
+
+
+def failure_outputs(fn: Callable, kinds: Sequence[str], err: Exception) -> tuple:
+    """Warn about a handler's error and return placeholder outputs: a user-facing error by its
+    message, anything else (a bug) as an "internal error" with its traceback in the log."""
+    if isinstance(err, USER_ERRORS):
+        msg = str(err)
+    else:  # a bug: keep serving, show what happened
+        log.error("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
+        msg = f"internal error in {fn.__name__}: {type(err).__name__}: {err}"
+    warn(msg)
+    return placeholders(kinds, msg)
+
+
 def guarded(*kinds: str) -> Callable:
-    """Turn user-facing errors of a handler into a warning toast plus placeholder outputs."""
+    """Turn errors of a handler into a warning toast plus placeholder outputs."""
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def inner(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
-            except (ValueError, CheckpointError, OSError) as err:
-                warn(str(err))
-                return placeholders(kinds, str(err))
-            except Exception as err:  # a bug: keep serving, show what happened
-                log.error("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
-                msg = f"internal error in {fn.__name__}: {type(err).__name__}: {err}"
-                warn(msg)
-                return placeholders(kinds, msg)
+            except Exception as err:
+                return failure_outputs(fn, kinds, err)
+        return inner
+    return wrap
+
+
+def guarded_stream(*kinds: str) -> Callable:
+    """:func:`guarded` for generator handlers (streaming outputs)."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def inner(*args, **kwargs) -> Iterator[tuple]:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:
+                yield failure_outputs(fn, kinds, err)
         return inner
     return wrap

@@ -6,9 +6,7 @@ trains (with a progress bar), the converging-skeleton animation arrives at the e
 """
 from __future__ import annotations
 
-import functools
 import logging
-import traceback
 from typing import Callable, Iterator
 
 import gradio as gr
@@ -16,7 +14,6 @@ import plotly.graph_objects as go
 
 from sdpose_core.data.transforms import bbox_xywh_to_center_scale
 from sdpose_core.interpret import box_area, oks_agreement
-from sdpose_core.io.checkpoint import CheckpointError
 from sdpose_core.train.live import LiveDistillResult, iter_live_distill
 from sdpose_core.train.teacher import keypoint_box
 from sdpose_core.viz import PoseDrawing
@@ -24,7 +21,7 @@ from sdpose_core.viz.live import live_animation_figure, live_loss_figure
 
 from ..inputs import parse_box, read_image
 from ..models import ModelSet
-from ..ui import placeholders, warn
+from ..ui import guarded_stream
 
 log = logging.getLogger("explorer")
 OUTPUTS = ("plot", "plot", "md")
@@ -35,25 +32,6 @@ STUDENTS: dict[str, str | None] = {
     "DistilPose student (synth-regression, slower)": "synth-regression",
 }
 DEFAULT_STEPS = 200
-
-
-def guarded_stream(*kinds: str) -> Callable:
-    """``ui.guarded`` for generator handlers: errors become a warning plus placeholder outputs."""
-    def wrap(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def inner(*args, **kwargs) -> Iterator[tuple]:
-            try:
-                yield from fn(*args, **kwargs)
-            except (ValueError, CheckpointError, OSError, FloatingPointError) as err:
-                warn(str(err))
-                yield placeholders(kinds, str(err))
-            except Exception as err:  # a bug: keep serving, show what happened
-                log.error("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
-                msg = f"internal error in {fn.__name__}: {type(err).__name__}: {err}"
-                warn(msg)
-                yield placeholders(kinds, msg)
-        return inner
-    return wrap
 
 
 def _summary(result: LiveDistillResult) -> str:

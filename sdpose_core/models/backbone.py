@@ -12,10 +12,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .cnn import deconv_stages, downsampling_stages
+from .cnn import DeconvHeatmapModel, downsampling_stages
 from .config import ModelConfig
-from .outputs import CycleOutput
-from .stem import StemNet, init_cnn_
+from .stem import StemNet
 
 
 class StagedStem(nn.Module):
@@ -43,41 +42,21 @@ def build_backbone(cfg: ModelConfig) -> nn.Module:
     return StagedStem(cfg)
 
 
-class PretrainModel(nn.Module):
+class PretrainModel(DeconvHeatmapModel):
     """A token model's backbone + more stages + deconvs back to stride 4 + 1x1 conv to heatmaps.
 
     Trained with heatmap MSE (recipe ``backbone``); students then load ``backbone.*`` from it.
-    Same shape of head as the CNN teacher (SimpleBaseline, Xiao et al. 2018).
 
     Args:
         cfg: the backbone fields as in the students' config, plus ``cnn_widths`` (stages after the
             backbone), ``cnn_blocks`` and ``cnn_deconv`` (one 4x4 stride-2 deconv per halving).
     """
 
+    entry_name = "backbone"
+
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        halvings = len(cfg.stem_stages) + len(cfg.cnn_widths)
-        if len(cfg.cnn_deconv) != halvings:
-            raise ValueError(f"cnn_deconv needs {halvings} entries (one per stride-2 stage) to get back to stride 4")
-        self.config, self.cycle_num = cfg, 1
-        self.backbone = build_backbone(cfg)
-        self.stages, cin = downsampling_stages(self.backbone.out_channels, cfg.cnn_widths, cfg.cnn_blocks)
-        self.deconv, cin = deconv_stages(cin, cfg.cnn_deconv)
-        self.final_layer = nn.Conv2d(cin, cfg.num_keypoints, 1)
-        init_cnn_(self)
-        nn.init.normal_(self.final_layer.weight, std=0.001)
-
-    def resolve_cycles(self, cycles: int | None) -> int:
-        if cycles is not None and int(cycles) != 1:
-            raise ValueError(f"cycles must be 1 for a pretraining model, got {cycles}")
-        return 1
-
-    def forward(self, images: torch.Tensor, cycles: int | None = None,
-                return_attention: bool = False) -> list[CycleOutput]:
-        self.resolve_cycles(cycles)
-        feats = self.backbone(images)  # (B, C, H/s, W/s)
-        heatmaps = self.final_layer(self.deconv(self.stages(feats)))  # (B, K, H/4, W/4)
-        return [CycleOutput(heatmaps=heatmaps, features=feats)]
+        backbone = build_backbone(cfg)
+        super().__init__(cfg, backbone, backbone.out_channels, entry_halvings=len(cfg.stem_stages))
 
 
 def load_backbone_(model: nn.Module, source: nn.Module, freeze: bool = True) -> nn.Module:

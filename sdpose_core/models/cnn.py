@@ -59,24 +59,26 @@ def deconv_stages(cin: int, widths: tuple[int, ...]) -> tuple[nn.Sequential, int
     return nn.Sequential(*layers), cin
 
 
-class CNNPoseModel(nn.Module):
-    """SimpleBaseline-style heatmap model.
+class DeconvHeatmapModel(nn.Module):
+    """SimpleBaseline (Xiao et al. 2018) after an entry network: stride-2 BasicBlock stages, one 4x4
+    stride-2 deconv per halving back to stride 4, a 1x1 conv to K heatmaps. One "cycle", no tokens.
 
     Args:
-        cfg: uses ``stem_channels``, ``cnn_widths`` (one stride-2 stage each), ``cnn_blocks``,
-            ``cnn_deconv`` (one 4x4 stride-2 deconv per stage; SimpleBaseline: 3 x 256) and
-            ``num_keypoints``; heatmaps come out at input / 4.
+        cfg: ``cnn_widths`` (stages after the entry), ``cnn_blocks``, ``cnn_deconv``, ``num_keypoints``.
+        entry: the first layers, (B, 3, H, W) -> (B, C, H/s, W/s); registered as ``entry_name``.
+        entry_channels / entry_halvings: C and log2(s / 4) of the entry's output.
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    entry_name = "stem"
+
+    def __init__(self, cfg: ModelConfig, entry: nn.Module, entry_channels: int, entry_halvings: int = 0) -> None:
         super().__init__()
-        if len(cfg.cnn_deconv) != len(cfg.cnn_widths):
-            raise ValueError("cnn_deconv needs one entry per cnn_widths stage (back to stride 4)")
-        self.config = cfg
-        self.cycle_num = 1
-        c = cfg.stem_channels
-        self.stem = nn.Sequential(conv_bn_relu(3, c, 2), conv_bn_relu(c, c, 2))
-        self.stages, cin = downsampling_stages(c, cfg.cnn_widths, cfg.cnn_blocks)
+        halvings = entry_halvings + len(cfg.cnn_widths)
+        if len(cfg.cnn_deconv) != halvings:
+            raise ValueError(f"cnn_deconv needs {halvings} entries (one per stride-2 stage) to get back to stride 4")
+        self.config, self.cycle_num = cfg, 1
+        setattr(self, self.entry_name, entry)
+        self.stages, cin = downsampling_stages(entry_channels, cfg.cnn_widths, cfg.cnn_blocks)
         self.deconv, cin = deconv_stages(cin, cfg.cnn_deconv)
         self.final_layer = nn.Conv2d(cin, cfg.num_keypoints, 1)
         init_cnn_(self)
@@ -84,13 +86,25 @@ class CNNPoseModel(nn.Module):
 
     def resolve_cycles(self, cycles: int | None) -> int:
         if cycles is not None and int(cycles) != 1:
-            raise ValueError(f"cycles must be 1 for a CNN model, got {cycles}")
+            raise ValueError(f"cycles must be 1 for a {type(self).__name__}, got {cycles}")
         return 1
 
     def forward(self, images: torch.Tensor, cycles: int | None = None,
                 return_attention: bool = False) -> list[CycleOutput]:
         """(B, 3, H, W) -> [CycleOutput(heatmaps (B, K, H/4, W/4), features)]; no tokens, no attention."""
         self.resolve_cycles(cycles)
-        feats = self.stages(self.stem(images))  # (B, C_last, H/2^(2+S), W/2^(2+S))
+        feats = self.stages(getattr(self, self.entry_name)(images))  # (B, C_last, H/2^(2+S), W/2^(2+S))
         heatmaps = self.final_layer(self.deconv(feats))  # (B, K, H/4, W/4)
         return [CycleOutput(heatmaps=heatmaps, features=feats)]
+
+
+class CNNPoseModel(DeconvHeatmapModel):
+    """The CNN teacher: a two-conv stride-4 stem + :class:`DeconvHeatmapModel`.
+
+    Args:
+        cfg: ``stem_channels`` for the stem; see DeconvHeatmapModel for the rest.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        c = cfg.stem_channels
+        super().__init__(cfg, nn.Sequential(conv_bn_relu(3, c, 2), conv_bn_relu(c, c, 2)), c)
