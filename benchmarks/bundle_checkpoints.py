@@ -70,8 +70,9 @@ def write_models_md(manifest: list[dict], out: Path, command: str) -> None:
              f"reading the shared frozen backbone in `checkpoints/backbone.pt`. {size:.1f} MB in all.", "",
              "| file | what | recipe | AP (SynthPose val) | PCK@0.2 | snapshots |", "|---|---|---|---:|---:|---:|"]
     for row in manifest:
+        snaps = row.get("snapshots") or (f"see `{row['history']}`" if row.get("history") else "–")
         lines.append(f"| `{row['path']}` | {row['what']} | {row['recipe']} | {row['AP'] * 100:.1f} | "
-                     f"{row['PCK']:.3f} | {row.get('snapshots', 0)} |")
+                     f"{row['PCK']:.3f} | {snaps} |")
     (out.parent / "MODELS.md").write_text("\n".join(lines) + "\n")
 
 
@@ -90,7 +91,7 @@ def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
     for name, job in ROLE_FILES.items():
         path = bundle_role(seed_dir / job, out, name)
         history = next((f"{out.name}/{run}" for run, jobs in STAGED_RUNS.items() if jobs[-1] == job), None)
-        manifest.append({"name": name, "what": f"explorer role, from the `{job}` run", "recipe": _recipe(seed_dir / job),
+        manifest.append({"name": name, "what": f"`{name}` weights (what `load_model('{name}')` and the explorer load), from the `{job}` run", "recipe": _recipe(seed_dir / job),
                          "path": str(path.relative_to(out.parent)), "history": history,
                          "AP": results[job]["AP"], "PCK": results[job]["PCK"]})
     for run_name, jobs in STAGED_RUNS.items():
