@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ROLE_FILES = {"synth-teacher": "teacher", "synth-student": "sdpose", "synth-regression": "distilpose",
               "synth-simcc": "dwpose-s2", "synth-simcc-teacher": "simcc-teacher"}
 # bundled snapshot histories: run name -> the jobs whose epochs it strings together
-STAGED_RUNS = {"sdpose": ("sdpose",), "distilpose": ("distilpose",), "dwpose": ("dwpose-s1", "dwpose-s2")}
+STAGED_RUNS = {"dwpose": ("dwpose-s1", "dwpose-s2"), "sdpose": ("sdpose",), "distilpose": ("distilpose",)}
 STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}
 
 

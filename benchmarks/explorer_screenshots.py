@@ -35,7 +35,8 @@ def open_page(browser, url: str):
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("text=examples", timeout=60_000)
     page.locator(".gallery-item, button.gallery-item, tr.tr-body, .example").first.click()
-    page.wait_for_timeout(500)
+    page.wait_for_selector("[data-testid='image'] img, .image-container img", timeout=60_000)
+    page.wait_for_timeout(1500)  # the example's box fills in after the image
     return page
 
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = p.parse_args(argv)
     models = ModelSet.load(args.checkpoint_dir)
-    models.runs = list(args.runs)
+    models.runs = list(args.runs) or models.runs  # default: the bundled snapshot histories
     demo, url = start_background(models)
     args.out.mkdir(parents=True, exist_ok=True)
     try:

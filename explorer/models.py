@@ -6,6 +6,7 @@ through ``sdpose_core.interpret.run_pose``.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -73,8 +74,12 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
 
 
 def bundled_runs(folder: Path) -> list[Path]:
-    """The snapshot histories bundled in ``folder`` (sub-folders with a ``history/``), sorted."""
-    return sorted(p for p in folder.glob("*") if (p / "history").is_dir()) if folder.is_dir() else []
+    """The snapshot histories bundled in ``folder`` (sub-folders with a ``history/``), in the
+    order of its manifest.json when there is one (DWPose's two stages first), else by name."""
+    runs = sorted(p for p in folder.glob("*") if (p / "history").is_dir()) if folder.is_dir() else []
+    manifest = folder / "manifest.json"
+    order = [Path(row["path"]).name for row in json.loads(manifest.read_text())] if manifest.is_file() else []
+    return sorted(runs, key=lambda p: order.index(p.name) if p.name in order else len(order))
 
 
 def load_extras(folder: Path) -> dict[str, LoadedModel]:

@@ -1,6 +1,8 @@
 """The notebooks' helpers: sdpose_core.interpret.teaching (data) and sdpose_core.viz.teaching (figures)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -43,6 +45,25 @@ def test_lesson_model_loads_a_checkpoint_and_flags_a_broken_one(tmp_path):
     (tmp_path / "synth-teacher.pt").write_bytes(b"not a checkpoint")
     broken = T.load_lesson_model("synth-teacher", checkpoint_dir=tmp_path)
     assert not broken.trained and "could not load" in broken.source
+
+
+def test_lesson_note_reports_the_manifest_metrics_and_calls_weak_models_weak(tmp_path):
+    torch.manual_seed(5)
+    save_model(build_model("synth-regression"), tmp_path / "synth-regression.pt")
+    save_model(build_model("synth-teacher"), tmp_path / "synth-teacher.pt")
+    assert T.load_lesson_model("synth-regression", checkpoint_dir=tmp_path).metrics is None  # no manifest
+    (tmp_path / "manifest.json").write_text(json.dumps([
+        {"name": "synth-regression", "AP": 0.0011, "PCK": 0.83},
+        {"name": "synth-teacher", "AP": 0.71, "PCK": 0.97},
+        {"name": "distilpose", "AP": 0.5}]))
+    weak = T.load_lesson_model("synth-regression", checkpoint_dir=tmp_path)
+    assert weak.metrics == {"AP": 0.0011, "PCK": 0.83}
+    assert "AP 0.1 (×100), PCK@0.2 0.830" in weak.note and "weak model" in weak.note
+    strong = T.load_lesson_model("synth-teacher", checkpoint_dir=tmp_path)
+    assert "AP 71.0 (×100)" in strong.note and "weak" not in strong.note
+    assert T.checkpoint_metrics("synth-simcc", tmp_path) is None
+    (tmp_path / "manifest.json").write_text("{broken")
+    assert T.checkpoint_metrics("synth-teacher", tmp_path) is None
 
 
 def test_model_geometry_matches_what_the_model_produces():

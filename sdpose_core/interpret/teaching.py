@@ -27,6 +27,7 @@ from sdpose_core.train.targets import CodecTargets
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "synthpose_val"
 RESULTS_FILE = Path(__file__).resolve().parents[2] / "docs" / "RESULTS.md"
+WEAK_AP = 0.5  # below this SynthPose val AP (0..1) a bundled model's note calls it weak
 
 
 # ----------------------------------------------------------------------------- models
@@ -44,12 +45,23 @@ class LessonModel:
     model: nn.Module
     trained: bool
     source: str
+    metrics: dict[str, float] | None = None
 
     @property
     def note(self) -> str:
-        """One Markdown line for the notebook: trained checkpoint, or a clear untrained warning."""
+        """One Markdown line for the notebook: trained checkpoint (with its measured SynthPose val
+        AP / PCK@0.2 when the bundle's manifest lists them), or a clear untrained warning."""
         if self.trained:
-            return f"**{self.name}**: trained checkpoint `{self.source}`."
+            text = f"**{self.name}**: trained checkpoint `{self.source}`."
+            if self.metrics and "AP" in self.metrics:
+                ap, pck = self.metrics["AP"], self.metrics.get("PCK")
+                text += (f" Measured on SynthPose val (`manifest.json`): AP {100 * ap:.1f} (×100)"
+                         + (f", PCK@0.2 {pck:.3f}" if pck is not None else "") + ".")
+                if ap < WEAK_AP:
+                    text += (" **A weak model**: a short CPU training run, far from published accuracy. It finds "
+                             "the person roughly (PCK) but rarely places keypoints precisely (AP). Read "
+                             "every plot below as what *this* model does, not as what the method can do.")
+            return text
         return (f"**{self.name}: untrained weights** ({self.source}). Every plot below still works, "
                 "but shows what a randomly initialised network does: near-uniform attention and "
                 "poses near the mean. Train it (`sdpose train`, see docs/training.md) or wait for the "
@@ -63,13 +75,30 @@ def load_lesson_model(name: str, checkpoint_dir: str | Path | None = None, seed:
     path = folder / f"{name}.pt"
     if path.is_file():
         try:
-            return LessonModel(name, load_model(path), True, str(path))
+            return LessonModel(name, load_model(path), True, str(path), checkpoint_metrics(name, folder))
         except CheckpointError as err:
             reason = f"could not load {path}: {err}"
     else:
         reason = f"no bundled checkpoint at {path}"
     torch.manual_seed(seed)
     return LessonModel(name, build_model(name).eval(), False, reason)
+
+
+def checkpoint_metrics(name: str, checkpoint_dir: str | Path | None = None) -> dict[str, float] | None:
+    """``{"AP": …, "PCK": …}`` of ``name`` from ``<checkpoint_dir>/manifest.json`` (written by
+    ``benchmarks/bundle_checkpoints.py``), or None when there is no manifest or no such entry."""
+    import json
+
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+    try:
+        entries = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            found = {k: float(entry[k]) for k in ("AP", "PCK") if isinstance(entry.get(k), (int, float))}
+            return found or None
+    return None
 
 
 def model_geometry(model: nn.Module) -> dict[str, Any]:
