@@ -35,6 +35,7 @@ from sdpose_core.models.zoo import describe_model
 from sdpose_core.train.trainer import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,9 @@ def write_results(results: dict, facts: dict[str, dict], budget: Budget, command
     lines += [f"| {name} | {'yes' if ok else '**no**'} | {detail} |" for name, ok, detail in checks(ap_mean, latency)]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    old = path.read_text() if path.is_file() else ""
+    kept = old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""  # hand-written analysis
+    path.write_text(text + ("\n" + kept if kept else ""))
     return text
 
 

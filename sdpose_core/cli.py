@@ -50,11 +50,11 @@ def _cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<18}{'params (M)':>11}{'GFLOPs 1 pass':>15}{'GFLOPs all':>12}{'cycles':>8}  {'input':<9} checkpoint"
+    header = f"{'name':<21}{'params (M)':>11}{'GFLOPs 1 pass':>15}{'GFLOPs all':>12}{'cycles':>8}  {'input':<9} checkpoint"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<18}{r['params_m']:>11.2f}{r['gflops_one_pass']:>15.2f}{r['gflops_all_cycles']:>12.2f}"
+        print(f"{r['name']:<21}{r['params_m']:>11.2f}{r['gflops_one_pass']:>15.2f}{r['gflops_all_cycles']:>12.2f}"
               f"{r['cycles']:>8}  {r['input_size'][0]}x{r['input_size'][1]:<5} {r.get('checkpoint') or '-'}")
     return 0
 
