@@ -275,3 +275,10 @@ def test_bad_array_shapes():
         load_user_image(np.zeros((4, 4, 2), np.uint8))
     with pytest.raises(ValueError, match="at least"):
         load_user_image(np.zeros((3, 100, 3), np.uint8))
+
+
+def test_compare_with_another_teacher(models, example):
+    """Any loaded model can be the teacher (BlazePose / ONNX appear the same way when installed)."""
+    overlay, bars, summary = compare.compare(models, *example, "student", "distilpose")
+    assert "distilpose vs student" in summary
+    assert len([t for t in overlay.data if t.type == "scatter"]) >= 2
