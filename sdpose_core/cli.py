@@ -144,7 +144,21 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdpose", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_train_command(sub)
+    _add_real_photo_commands(sub)
+    p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
+    try:
+        from explorer.__main__ import add_arguments
+        add_arguments(p)
+    except ImportError:  # explorer package not importable: the subcommand reports it when run
+        pass
+    p.set_defaults(func=_cmd_explore)
+    return parser
 
+
+def _add_data_commands(sub) -> None:
+    """synth, models, eval."""
     p = sub.add_parser("synth", help="generate a SynthPose dataset in COCO keypoints format")
     p.add_argument("--out", required=True, type=Path, help="output folder (images/ + annotations.json)")
     p.add_argument("--num", required=True, type=_positive_int, help="number of person crops")
@@ -158,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_models)
 
+    p = sub.add_parser("eval", help="COCO AP/AR and PCK of a model on a COCO-format folder")
+    p.add_argument("--model", required=True, help="zoo name or checkpoint path")
+    p.add_argument("--data", required=True, type=Path)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--flip-test", action="store_true")
+    p.add_argument("--pck-alpha", type=float, default=0.2)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _add_train_command(sub) -> None:
     from sdpose_core.train.recipes import RECIPES
 
     p = sub.add_parser("train", help="train a teacher or a student with a distillation recipe")
@@ -180,15 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="COCO AP/AR and PCK of a model on a COCO-format folder")
-    p.add_argument("--model", required=True, help="zoo name or checkpoint path")
-    p.add_argument("--data", required=True, type=Path)
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--flip-test", action="store_true")
-    p.add_argument("--pck-alpha", type=float, default=0.2)
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_eval)
 
+def _add_real_photo_commands(sub) -> None:
+    """export-onnx, install-blazepose, distill-folder."""
     p = sub.add_parser("export-onnx", help="write a SimCC model as an RTMPose-layout ONNX file")
     p.add_argument("--model", required=True, help="zoo name or checkpoint of a SimCC model (e.g. synth-simcc)")
     p.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
@@ -216,15 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_distill_folder)
-
-    p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
-    try:
-        from explorer.__main__ import add_arguments
-        add_arguments(p)
-    except ImportError:  # explorer package not importable: the subcommand reports it when run
-        pass
-    p.set_defaults(func=_cmd_explore)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
