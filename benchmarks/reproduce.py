@@ -227,16 +227,8 @@ def write_results(results: dict, facts: dict[str, dict], budget: Budget, command
     return text
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
-    parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
-    parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
-    parser.add_argument("--bundle", action="store_true",
-                        help="then copy the first seed into data_samples/checkpoints (bundle_checkpoints.py)")
-    args = parser.parse_args(argv)
+def train_everything(args: argparse.Namespace, command: str) -> tuple[Budget, dict, float]:
+    """Make the data, train every job of every seed, evaluate SDPose's 2 cycles, save results.json."""
     budget = Budget(train_num=200, val_num=50, default_epochs=1, epochs={}) if args.quick else Budget()
     data = {split: generate_dataset(args.out / "data" / split, num=num, seed=seed, difficulty=budget.difficulty,
                                     progress=False)
@@ -245,10 +237,33 @@ def main(argv: list[str] | None = None) -> int:
     results = run_all(args.seeds, data, args.out, budget, args.workers)
     wall = time.perf_counter() - start
     add_two_cycle_rows(results, args.seeds, data)
-    (args.out / "results.json").write_text(json.dumps({"budget": asdict(budget), "wall_s": wall,
+    (args.out / "results.json").write_text(json.dumps({"command": command, "budget": asdict(budget), "wall_s": wall,
                                                       "results": {str(k): v for k, v in results.items()}}, indent=1))
+    return budget, results, wall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
+    parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
+    parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
+    parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the report from OUT/results.json of a finished run (no training)")
+    parser.add_argument("--bundle", action="store_true",
+                        help="then copy the first seed into data_samples/checkpoints (bundle_checkpoints.py)")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        saved = json.loads((args.out / "results.json").read_text())
+        budget, wall = Budget(**saved["budget"]), saved["wall_s"]
+        results = {(k if k == "backbone" else int(k)): v for k, v in saved["results"].items()}
+        args.seeds = sorted(k for k in results if k != "backbone")
+        command = saved.get("command", "python benchmarks/reproduce.py")
+    else:
+        command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        budget, results, wall = train_everything(args, command.strip())
     facts = {job.name: model_facts(results[args.seeds[0]][job.name]["checkpoint"]) for job in JOBS}
-    command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
     print(write_results(results, facts, budget, command.strip(), wall, args.workers, args.docs))
     if args.bundle:
         from bundle_checkpoints import main as bundle_main  # benchmarks/ is on sys.path when run as a script
