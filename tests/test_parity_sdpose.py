@@ -90,6 +90,10 @@ def _official_names(state: dict, transformer: str, head_prefix: str, backbone_pr
     return out
 
 
+# official layouts have StemNet alone (stride 4); the synth zoo adds stride-8/16 stages
+STEMNET_ONLY = dict(stem_stages=(), patch_size=(4, 3))
+
+
 @pytest.mark.parametrize("layout", ["distilpose", "tokenpose-s"])
 def test_other_official_layouts(tmp_path, layout):
     """Small models written in the DistilPose / leeyegy TokenPose-S layouts load back exactly.
@@ -100,10 +104,10 @@ def test_other_official_layouts(tmp_path, layout):
 
     torch.manual_seed(0)
     if layout == "distilpose":  # DistilPose-S style: regression head, hidden 64 -> LN + one Linear
-        ours = build_model("synth-student", head="regression", head_hidden=64, cycle_num=1).eval()
+        ours = build_model("synth-student", head="regression", head_hidden=64, cycle_num=1, **STEMNET_ONLY).eval()
         state = _official_names(ours.state_dict(), "transformer", "keypoint_head.tokenpose.", "backbone.")
     else:  # leeyegy/TokenPose-S: stem inside `features.*`, scale dim ** -0.5
-        ours = build_model("synth-student", attn_scale="dim", cycle_num=1).eval()
+        ours = build_model("synth-student", attn_scale="dim", cycle_num=1, **STEMNET_ONLY).eval()
         state = _official_names(ours.state_dict(), "transformer", "features.", "features.")
     torch.save({"state_dict": state}, tmp_path / "official.pth")
     loaded = load_model(tmp_path / "official.pth", heads=4, input_size=(128, 96))
