@@ -685,14 +685,15 @@ from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.distill import DWPoseStage1Loss, stage1_decay
 from sdpose_core.evaluate.predict import codec_for
 from sdpose_core.interpret import box_area, oks_agreement, run_pose
-from sdpose_core.interpret.teaching import (SAMPLES_DIR, fresh_student, frozen_copy, live_train, load_examples,
-                                            load_lesson_model, simcc_probabilities)
+from sdpose_core.interpret.teaching import (SAMPLES_DIR, family_loss_terms, fresh_student, frozen_copy, live_train,
+                                            load_examples, load_lesson_model, read_results, results_rows,
+                                            simcc_probabilities)
 from sdpose_core.train.objectives import token_grid_features
 from sdpose_core.train.recipes import build_objective, get_recipe
 from sdpose_core.train.targets import CodecTargets
 from sdpose_core.viz import PoseDrawing, loss_table_markdown
 from sdpose_core.viz.convergence import snapshot_slider_figure
-from sdpose_core.viz.teaching import decay_schedule_figure, loss_curves_figure, simcc_axes_figure
+from sdpose_core.viz.teaching import decay_schedule_figure, loss_curves_figure, loss_terms_figure, simcc_axes_figure
 """),
     code("""
     teacher_l, student_l = load_lesson_model("synth-simcc-teacher"), load_lesson_model("synth-simcc")
@@ -832,6 +833,79 @@ from sdpose_core.viz.teaching import decay_schedule_figure, loss_curves_figure, 
     Set `KD_WEIGHT = 1.0` in section 3 (ten times the official logit weight) and rerun the two
     cells. Does the agreement with the teacher rise faster? Then set `E1 = 8`. The schedule $r(e)$
     decays more slowly per epoch, so distillation stays strong for longer.
+    """),
+    md("""
+    ## 4. The distillation family on the same SimCC student: NKD, tf-NKD, ViTKD, MGD
+
+    Four general losses by Zhendong Yang et al. (`docs/distillation.md`), written as recipes for
+    the same `synth-simcc` student. Each adds its loss with weight 1 to the GT loss `loss_kpt`. For
+    NKD and tf-NKD a row is one (crop, keypoint, axis). $S$ and $T$ are the student's and teacher's
+    $\\mathrm{softmax}(\\beta s)$ over its bins, $t$ is the bin where the label peaks, and $\\hat S$,
+    $\\hat T$ are the softmax over the non-target bins only.
+
+    - **NKD** (`loss_nkd_target` + `loss_nkd_non_target`):
+      $$\\mathrm{NKD} = \\operatorname{mean}_{\\text{rows}}\\Big[-T_t\\log S_t \\;-\\; \\gamma\\,\\tau^2\\sum_{j\\ne t}\\hat T_j\\log\\hat S_j\\Big]$$
+    - **tf-NKD**, no teacher: the soft target comes from the student's own confidence (sg = stop-gradient):
+      $$\\text{tf-NKD} = \\operatorname{mean}_{\\text{rows}}\\big[-w_t\\log S_t\\big],\\qquad w_t = \\operatorname{sg}\\big(S_t + 1 - \\operatorname{mean}_{\\text{rows}} S_t\\big)$$
+    - **ViTKD**: *mimic* the visual tokens of layers 0 and 1, *generate* the final ones from a masked copy:
+      $$L_{\\text{mimic}} = \\frac{\\alpha}{B}\\sum_{l\\in\\{0,1\\}}\\lVert A_l(S_l) - T_l\\rVert_2^2,\\qquad
+      L_{\\text{gen}} = \\frac{\\beta}{\\lambda B}\\sum_{b,n} M_{bn}\\,\\big\\lVert G\\big(\\mathrm{grid}(\\tilde S)\\big)_{bn} - T^{\\text{deep}}_{bn}\\big\\rVert_2^2$$
+    - **MGD**: regenerate the teacher's final token grid from a randomly masked student grid:
+      $$L_{\\text{mgd}} = \\frac{\\alpha}{N}\\sum\\big(G(\\mathrm{align}(F_s)\\odot M) - F_t\\big)^2,\\qquad M_{n,1,h,w}\\sim\\mathrm{Bernoulli}(1-\\lambda)$$
+
+    `family_loss_terms` builds each recipe's objective exactly as `sdpose train --recipe R` does
+    (`build_objective`, i.e. `sdpose_core/train/objectives_family.py`) and calls it once, without
+    gradients, on the 8 bundled crops of `batch` (setup cell) with the bundled `synth-simcc` and
+    `synth-simcc-teacher`. The aligners, mask token and generation blocks are freshly initialised
+    (seeded), so these are the values at step 1 of a run. The axis is logarithmic. NKD and
+    tf-NKD are cross-entropies of single bins among a few hundred, while `loss_kpt`
+    (`KLDiscretLoss`) averages over the bins. NKD's non-target term also includes the teacher's
+    non-target entropy (about γ·log(bins − 1) per axis), a constant without gradient.
+    """),
+    code("""
+    family = family_loss_terms(student, teacher, batch)  # recipe -> {term: value}; no loss maths in this notebook
+    loss_terms_figure(family, title="each recipe's loss terms at step 1, 8 bundled crops (bars: value, log axis)").show()
+    gt = family["nkd"]["loss_kpt"]  # the same student and batch for all four
+    print(f"loss_kpt {gt:.3f}; the recipe's distillation loss (total − loss_kpt) over loss_kpt: "
+          + ", ".join(f"{r} {(t['total'] - t['loss_kpt']) / gt:.2g}×" for r, t in family.items()))
+    """),
+    md("""
+    The measured table, read from `docs/RESULTS.md` each time the cell runs: the family's rows,
+    with the SimCC baseline, DWPose stage 1 and the teacher on the same student for comparison.
+    """),
+    code("""
+    FAMILY_RUNS = ["simcc", "dwpose-s1", "nkd", "tf-nkd", "vitkd", "mgd", "simcc-teacher"]
+    text = read_results()
+    table = None if text is None else results_rows(text, FAMILY_RUNS)
+    if table is None:
+        display(Markdown("**`docs/RESULTS.md` is missing or has no distillation-family rows yet.** Run "
+                         "`python benchmarks/reproduce.py` (or wait for the project's run) and rerun this cell."))
+    else:
+        display(Markdown(table))
+    """),
+    md("""
+    `docs/RESULTS.md`, section *The distillation family on the same SimCC student*, compares these
+    rows with `simcc` gain by gain and warns that the baseline's seed-to-seed spread is as large as
+    several of the gains, so read the per-seed column before ranking the means. It also says what
+    the numbers are consistent with (tf-NKD helps with no teacher at all; ViTKD's shallow-token
+    mimicking and deep-token generation give the transformer extra supervision per token) and
+    which experiments were not run.
+
+    **Watching one of these runs in the explorer.** Train with any family recipe. `--out` keeps the
+    run's `history/epoch_*.pt` snapshots and `metrics.jsonl`. Then open the folder in the
+    explorer's *Distillation stages* tab, whose slider steps through the snapshots on a photo
+    above the run's AP and loss curves:
+
+    ```bash
+    sdpose train --recipe vitkd --data synth/train --val synth/val \\
+        --teacher data_samples/checkpoints/synth-simcc-teacher.pt --out runs/vitkd
+    python -m explorer --runs runs/vitkd
+    ```
+
+    (`--recipe nkd`, `mgd` the same way; `tf-nkd` needs no `--teacher`.)
+
+    *Exercise:* call `family_loss_terms(student, teacher, batch, seed=1)`. Which terms change, and
+    why only those?
     """),
 ]
 

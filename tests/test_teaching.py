@@ -178,6 +178,61 @@ def test_occlude_and_results_and_simcc_probabilities(tmp_path):
     assert (T.simcc_probabilities(logits, 50).max(-1) >= p.max(-1) - 1e-6).all()  # larger beta: sharper
 
 
+
+RESULTS_TEXT = """# Results
+
+| run | model | AP |
+|---|---|---:|
+| teacher | synth-teacher | 8.0 |
+| simcc | synth-simcc | 7.3 |
+| nkd | synth-simcc | 9.2 |
+
+## Targets
+
+| target | met |
+|---|---|
+| nkd above simcc | yes |
+"""
+
+
+def test_results_rows_keeps_the_header_and_the_asked_rows_in_order():
+    table = T.results_rows(RESULTS_TEXT, ["nkd", "mgd", "simcc"])
+    assert table.splitlines() == ["| run | model | AP |", "|---|---|---:|",
+                                  "| nkd | synth-simcc | 9.2 |", "| simcc | synth-simcc | 7.3 |"]
+    assert T.results_rows(RESULTS_TEXT, ["mgd"]) is None
+    assert T.results_rows("# nothing measured yet\n", ["nkd"]) is None
+
+
+def test_family_loss_terms_are_the_recipes_objectives_seeded_and_leave_the_models_alone(tiny_set):
+    from sdpose_core.data.topdown import CocoKeypointDataset, collate
+    from sdpose_core.evaluate.predict import codec_for
+    from sdpose_core.train.targets import CodecTargets
+
+    torch.manual_seed(0)
+    student, teacher = build_model("synth-simcc").eval(), build_model("synth-simcc-teacher").eval()
+    data = CocoKeypointDataset(tiny_set, student.config.input_size, target_fn=CodecTargets(codec_for(student.config)))
+    batch = collate([data[i] for i in range(2)])
+    before = {k: v.clone() for k, v in student.state_dict().items()}
+    terms = T.family_loss_terms(student, teacher, batch)
+    assert list(terms) == list(T.FAMILY)
+    assert set(terms["nkd"]) == {"loss_kpt", "loss_nkd_target", "loss_nkd_non_target", "loss_nkd", "total"}
+    assert set(terms["tf-nkd"]) == {"loss_kpt", "loss_tf_nkd", "total"}
+    assert set(terms["vitkd"]) == {"loss_kpt", "loss_vitkd_mimic", "loss_vitkd_gen", "loss_vitkd", "total"}
+    assert set(terms["mgd"]) == {"loss_kpt", "loss_mgd", "total"}
+    gt = terms["nkd"]["loss_kpt"]
+    for name, kd in (("nkd", "loss_nkd"), ("tf-nkd", "loss_tf_nkd"), ("vitkd", "loss_vitkd"), ("mgd", "loss_mgd")):
+        assert terms[name]["loss_kpt"] == pytest.approx(gt)  # same student, same batch: same GT loss
+        assert terms[name]["total"] == pytest.approx(gt + terms[name][kd], rel=1e-5)
+        assert all(np.isfinite(v) for v in terms[name].values())
+    assert terms["nkd"]["loss_nkd"] == pytest.approx(terms["nkd"]["loss_nkd_target"] + terms["nkd"]["loss_nkd_non_target"])
+    assert T.family_loss_terms(student, teacher, batch, recipes=("vitkd", "mgd")) == \
+        {k: terms[k] for k in ("vitkd", "mgd")}  # seeded masks and generation blocks
+    assert T.family_loss_terms(student, None, batch, recipes=("tf-nkd",))["tf-nkd"] == terms["tf-nkd"]
+    assert all(p.requires_grad for p in teacher.parameters())  # frozen copies, not the teacher itself
+    assert all(torch.equal(v, before[k]) for k, v in student.state_dict().items())
+    assert all(p.grad is None for p in student.parameters())
+
+
 def test_figures_have_the_expected_pieces():
     crop = np.zeros((128, 96, 3), np.uint8)
     fig = V.patch_grid_figure(crop, (8, 6), highlight=7)
@@ -201,4 +256,10 @@ def test_figures_have_the_expected_pieces():
     assert len(fig.data) == 2 and fig.data[0].x[3].endswith("(occl.)")
     fig = V.overlay_figure(crop, [np.ones((128, 96)), np.zeros((8, 6))], ["a", "b"], points=[np.array([5, 5]), None])
     assert len(fig.data) == 5 and fig.data[4].dx == 16 and fig.data[1].dx == 1
+    fig = V.loss_terms_figure({"nkd": {"loss_kpt": 0.5, "loss_nkd": 20.0, "total": 20.5},
+                               "mgd": {"loss_kpt": 0.5, "loss_mgd": 1e-3, "total": 0.501}})
+    assert len(fig.data) == 2 and fig.layout.yaxis.type == "log" and not fig.layout.showlegend
+    assert [list(level) for level in fig.data[0].x] == [["nkd", "nkd"], ["loss_kpt", "loss_nkd"]]
+    assert list(fig.data[1].y) == [0.5, 1e-3]
+    assert len(V.loss_terms_figure({"a": {"total": 1.0, "x": 2.0}}, skip=(), log_y=False).data[0].y) == 2
     assert V.use_notebook_renderer() == "plotly_mimetype"

@@ -371,6 +371,47 @@ def read_results(path: str | Path = RESULTS_FILE) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
+def results_rows(text: str, runs: Sequence[str]) -> str | None:
+    """The measured table of docs/RESULTS.md (the one whose header starts ``| run |``) cut down to
+    the rows of ``runs``, in that order, as Markdown; None when the table or all of the rows are missing."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.replace(" ", "").startswith("|run|")), None)
+    if start is None or start + 1 >= len(lines):
+        return None
+    rows = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.setdefault(line.strip("|").split("|")[0].strip(), line)
+    kept = [rows[r] for r in runs if r in rows]
+    return "\n".join(lines[start:start + 2] + kept) if kept else None
+
+
+FAMILY = ("nkd", "tf-nkd", "vitkd", "mgd")
+
+
+def family_loss_terms(student: nn.Module, teacher: nn.Module | None, batch: dict,
+                      recipes: Sequence[str] = FAMILY, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Every term of each recipe's training objective on one batch: recipe -> {term: value}.
+
+    The objective is the one ``sdpose train --recipe R`` builds (``recipes.build_objective``, on a
+    frozen copy of the teacher, left out for teacher-free recipes), called once without gradients.
+    Its aligners and generation blocks are freshly initialised and its random masks drawn after
+    ``torch.manual_seed(seed)``: the values of step 1 of a run. No loss maths here.
+    """
+    from sdpose_core.train.recipes import build_objective, get_recipe
+
+    out: dict[str, dict[str, float]] = {}
+    for name in recipes:
+        recipe = get_recipe(name)
+        torch.manual_seed(seed)
+        objective = build_objective(recipe, student, frozen_copy(teacher) if recipe.teacher == "required" else None)
+        with torch.no_grad():
+            terms = objective(student, batch, epoch=0, max_epochs=1)
+        out[name] = {k: float(v) for k, v in terms.items()}
+    return out
+
+
 def simcc_probabilities(logits: torch.Tensor | np.ndarray, beta: float = 10.0) -> np.ndarray:
     """``softmax(beta * logits)`` over the last axis (bins): the distributions DWPose's KL terms
     compare (labels go through the same softmax when ``label_softmax=True``)."""

@@ -1,5 +1,5 @@
 """Plotly figures for the tutorial notebooks: patches, sine positions, token similarity, loss
-curves, SimCC distributions, the DWPose r(t) schedule. Inputs are arrays; no model runs here."""
+curves, SimCC distributions, the DWPose r(t) schedule, loss terms per recipe. Inputs are arrays; no model runs here."""
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -168,6 +168,26 @@ def decay_schedule_figure(epochs: Sequence[int], decay: Sequence[float], current
                                  name=f"epoch {current}", marker=dict(size=12, color="red", symbol="x")))
     fig.update_layout(height=height, xaxis_title="epoch e (0-based)", yaxis_title="r(e) = 1 − e / E",
                       yaxis_range=[0, 1.05], margin=dict(l=60, r=10, t=30, b=50), showlegend=False)
+    return fig
+
+
+def loss_terms_figure(terms: Mapping[str, Mapping[str, float]], skip: Sequence[str] = ("total",),
+                      log_y: bool = True, height: int = 380, title: str = "") -> go.Figure:
+    """Bars of the loss terms of several objectives on one batch: one colour per objective
+    (e.g. recipe), its terms side by side under its name (a two-level x axis). Terms named in
+    ``skip`` are left out; on a log axis a term <= 0 is drawn at the axis floor and its hover
+    text keeps the value."""
+    fig = go.Figure()
+    for i, (name, values) in enumerate(terms.items()):
+        keys = [k for k in values if k not in skip]
+        y = np.array([float(values[k]) for k in keys], dtype=np.float64)
+        fig.add_trace(go.Bar(x=[[name] * len(keys), keys], y=y, name=name, customdata=y,
+                             marker_color=MODEL_COLORS[i % len(MODEL_COLORS)],
+                             hovertemplate="%{x}: %{customdata:.4g}<extra></extra>"))
+    fig.update_layout(height=height, yaxis_title="value (log)" if log_y else "value",
+                      yaxis_type="log" if log_y else "linear", showlegend=False, xaxis_tickangle=-30,
+                      title=dict(text=title, x=0.5, xanchor="center") if title else None,
+                      margin=dict(l=60, r=10, t=60 if title else 30, b=120))
     return fig
 
 
