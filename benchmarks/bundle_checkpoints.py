@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # zoo-name file (explorer roles, notebooks) <- reproduction job
 ROLE_FILES = {"synth-teacher": "teacher", "synth-student": "sdpose", "synth-regression": "distilpose",
               "synth-simcc": "dwpose-s2", "synth-simcc-teacher": "simcc-teacher"}
+# the other students of the comparison, final weights only (file <job>.pt; sizes keep them to this)
+STUDENT_FILES = ("baseline", "regression", "simcc")
 # bundled snapshot histories: run name -> the jobs whose epochs it strings together
 STAGED_RUNS = {"dwpose": ("dwpose-s1", "dwpose-s2"), "sdpose": ("sdpose",), "distilpose": ("distilpose",)}
 STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}
@@ -93,6 +95,11 @@ def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
         history = next((f"{out.name}/{run}" for run, jobs in STAGED_RUNS.items() if jobs[-1] == job), None)
         manifest.append({"name": name, "what": f"`{name}` weights (what `load_model('{name}')` and the explorer load), from the `{job}` run", "recipe": _recipe(seed_dir / job),
                          "path": str(path.relative_to(out.parent)), "history": history,
+                         "AP": results[job]["AP"], "PCK": results[job]["PCK"]})
+    for job in STUDENT_FILES:
+        path = bundle_role(seed_dir / job, out, job)
+        manifest.append({"name": job, "what": f"the `{job}` student's final weights (load with its path)",
+                         "recipe": _recipe(seed_dir / job), "path": str(path.relative_to(out.parent)),
                          "AP": results[job]["AP"], "PCK": results[job]["PCK"]})
     for run_name, jobs in STAGED_RUNS.items():
         if (out / run_name).exists():
