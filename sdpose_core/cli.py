@@ -60,8 +60,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
     from sdpose_core.train.trainer import TrainOptions, train
 
+    if args.threads:  # on a shared 2-core box one thread can be many times faster than two
+        torch.set_num_threads(args.threads)
     for name in ("data", "val", "teacher", "backbone"):
         path = getattr(args, name)
         if path is not None and not Path(path).exists():
@@ -202,6 +206,8 @@ def _add_train_command(sub) -> None:
     p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")
     p.add_argument("--augment", choices=("default", "flip", "none"), default="default",
                    help="training augmentation: the mmpose pipeline, flips only, or none")
+    p.add_argument("--threads", type=_positive_int,
+                   help="torch CPU threads (default: torch's; use 1 when other work shares the cores)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 

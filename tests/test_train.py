@@ -144,3 +144,20 @@ def test_same_script_runs_under_torchrun(synth, tmp_path):
     assert done.stdout.count("finished sdpose") == 1  # rank 0 only
     assert [r["epoch"] for r in RunDir(out).read_metrics()] == [0, 1]
     assert load_model(out / "model.pt").config.name == "synth-student"
+
+
+def test_cli_backbone_flags_copy_and_freeze_the_pretrained_backbone(synth, tmp_path):
+    """`sdpose train --recipe backbone`, then `--backbone` + `--augment flip` + `--threads 1`: the
+    student ends with exactly the pretrained backbone weights, BN statistics included."""
+    from sdpose_core.cli import main as cli_main
+    from sdpose_core.io.checkpoint import load_model
+
+    common = ["--data", str(synth["train"]), "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
+              "--augment", "flip", "--threads", "1", "--quiet"]
+    assert cli_main(["train", "--recipe", "backbone", "--out", str(tmp_path / "bb"), *common]) == 0
+    assert cli_main(["train", "--recipe", "simcc", "--backbone", str(tmp_path / "bb" / "model.pt"),
+                     "--out", str(tmp_path / "st"), *common]) == 0
+    pretrained, student = load_model(tmp_path / "bb" / "model.pt"), load_model(tmp_path / "st" / "model.pt")
+    for (key, mine), theirs in zip(student.backbone.state_dict().items(), pretrained.backbone.state_dict().values()):
+        assert torch.equal(mine, theirs), key
+    assert student.config.stem_stages == (64, 128) and student.config.grid_size == (8, 6)
