@@ -16,8 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from sdpose_core.io.checkpoint import read_checkpoint, save_backbone, save_model
-from sdpose_core.io.checkpoint import load_model
+from sdpose_core.io.checkpoint import load_model, model_from_checkpoint, read_checkpoint, save_backbone, save_model
 from sdpose_core.train.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +41,7 @@ def _recipe(job_dir: Path) -> str:
 
 def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     """Snapshots of one or more consecutive runs, renumbered, with their metrics under ``stage``."""
-    run = RunDir(out)
-    for old in run.snapshots():
-        old.unlink()
+    run = RunDir(out)  # a fresh folder: bundle() removes an older copy first
     records, written, offset = [], [], 0
     for job_dir in job_dirs:
         recipe, stage = _recipe(job_dir), STAGE_NAMES.get(job_dir.name, "")
@@ -53,7 +50,8 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
             obj = read_checkpoint(path)
             epoch = int(path.stem.split("_")[-1])
             label = f"{stage} epoch {epoch + 1}".strip()
-            written.append(save_model(load_model(path), run.snapshot_path(offset + epoch), half=True,
+            model = model_from_checkpoint(obj, str(path))
+            written.append(save_model(model, run.snapshot_path(offset + epoch), half=True,
                                       backbone_file="backbone.pt", recipe=recipe, label=label,
                                       epoch=offset + epoch, metrics=obj.get("metrics", {})))
         for record in RunDir(job_dir).read_metrics():

@@ -6,7 +6,6 @@ trains (with a progress bar), the converging-skeleton animation arrives at the e
 """
 from __future__ import annotations
 
-import logging
 from typing import Callable, Iterator
 
 import gradio as gr
@@ -23,7 +22,6 @@ from ..inputs import parse_box, read_image
 from ..models import ModelSet
 from ..ui import guarded_stream
 
-log = logging.getLogger("explorer")
 OUTPUTS = ("plot", "plot", "md")
 # dropdown label -> student (None: the default tiny CNN of sdpose_core.train.live)
 STUDENTS: dict[str, str | None] = {

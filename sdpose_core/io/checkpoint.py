@@ -194,11 +194,16 @@ def _shared_backbone(name: str, source: str) -> dict[str, torch.Tensor]:
     return backbone
 
 
+def _float16(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating-point tensors as float16 (they load back into float32 models); the rest unchanged."""
+    return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def save_backbone(model: nn.Module, path: str | os.PathLike, half: bool = True) -> Path:
     """Write only ``model.backbone`` (a file for ``backbone_file``; not loadable as a model)."""
     state = {f"backbone.{k}": v.detach().cpu() for k, v in model.backbone.state_dict().items()}
     if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        state = _float16(state)
     return atomic_torch_save({"format": FORMAT, "format_version": FORMAT_VERSION, "kind": "backbone",
                               "state_dict": state}, path)
 
@@ -299,7 +304,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, half: bool = False,
         raise ValueError(f"extra keys {sorted(clash)} are reserved")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        state = _float16(state)
     if backbone_file:
         if Path(backbone_file).name != backbone_file:
             raise ValueError(f"backbone_file must be a bare file name, got {backbone_file!r}")

@@ -95,7 +95,7 @@ def bundled_manifest() -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
-def describe_model(cfg: ModelConfig) -> dict:
+def describe_model(cfg: ModelConfig, manifest: list[dict] | None = None) -> dict:
     """Params and GFLOPs of one config, counted on the meta device (no arithmetic is done).
 
     ``gflops_one_pass`` / ``gflops_all_cycles`` use the mmcv convention the paper's numbers were
@@ -107,7 +107,8 @@ def describe_model(cfg: ModelConfig) -> dict:
     every = count_flops(model, cycles=cfg.cycle_num, convention="mmcv")
     lin = count_flops(model, cycles=1, convention="linear_conv")
     ckpt = bundled_checkpoint(cfg.name)
-    bundled = next((row for row in bundled_manifest() if row["name"] == cfg.name), {})
+    rows = bundled_manifest() if manifest is None else manifest
+    bundled = next((row for row in rows if row["name"] == cfg.name), {})
     history = bundled.get("history")
     return {
         "name": cfg.name,
@@ -130,4 +131,5 @@ def describe_models() -> list[dict]:
     """One row per zoo model: name, params_m, gflops_one_pass, gflops_all_cycles, cycles,
     input_size (H, W), checkpoint (bundled path or None), plus gflops_linear_conv, model_type, head,
     and for bundled models the recipe that trained them, their snapshot history and SynthPose val AP."""
-    return [describe_model(cfg) for cfg in ZOO.values()]
+    manifest = bundled_manifest()
+    return [describe_model(cfg, manifest) for cfg in ZOO.values()]
