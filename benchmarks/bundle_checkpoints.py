@@ -1,12 +1,13 @@
-"""Copy one seed of a reproduction run into data_samples/checkpoints (what the explorer, the
-notebooks and ``sdpose models`` use), small: float16, one shared frozen backbone file.
+"""Copy a reproduction run into data_samples/checkpoints (what the explorer, the notebooks and
+``sdpose models`` use), small: float16, one shared frozen backbone file.
 
     python benchmarks/bundle_checkpoints.py --runs runs/reproduce --seed 0
 
-Writes ``backbone.pt`` (the pretrained, frozen backbone every token model shares), one
-``<zoo name>.pt`` per explorer role, a snapshot history per staged run (``<run>/history`` +
-``metrics.jsonl``; DWPose stage 1 then stage 2 in one run), ``manifest.json`` and
-``data_samples/MODELS.md``.
+Writes ``backbone.pt`` (the pretrained backbone every student reads frozen), the two teachers
+(trained once under ``RUNS/foundation``; they fine-tuned the backbone, so they carry their own),
+one ``<zoo name>.pt`` per explorer role and the other students of seed ``--seed``, a snapshot
+history per staged run (``<run>/history`` + ``metrics.jsonl``; DWPose stage 1 then stage 2 in one
+run), ``manifest.json`` and ``data_samples/MODELS.md``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from sdpose_core.io.checkpoint import load_model, model_from_checkpoint, read_checkpoint, save_backbone, save_model
+import torch
+
+from sdpose_core.io.checkpoint import (load_model, model_from_checkpoint, read_backbone, read_checkpoint,
+                                     save_backbone, save_model)
 from sdpose_core.train.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +34,24 @@ STAGED_RUNS = {"dwpose": ("dwpose-s1", "dwpose-s2"), "sdpose": ("sdpose",), "dis
 STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}
 
 
-def bundle_role(job_dir: Path, out: Path, name: str) -> Path:
-    return save_model(load_model(job_dir / "model.pt"), out / f"{name}.pt", half=True,
-                      backbone_file="backbone.pt", recipe=_recipe(job_dir), source=job_dir.name)
+TRAINED_ON = "SynthPose easy + medium (128x96 crops)"
+MAX_SNAPSHOTS = 6  # per history: the first epochs (the jump comes early), then the last two (size budget)
+
+
+def bundle_role(job_dir: Path, out: Path, name: str, shared: dict) -> Path:
+    """A job's final weights as ``out/<name>.pt``: float16, reading ``backbone.pt`` when its backbone
+    is the shared frozen one, else (a fine-tuned teacher) carrying its own."""
+    model = load_model(job_dir / "model.pt")
+    own = {f"backbone.{k}": v for k, v in model.backbone.state_dict().items()}
+    same = own.keys() == shared.keys() and all(torch.equal(own[k].half(), shared[k].half()) for k in own)
+    return save_model(model, out / f"{name}.pt", half=True, backbone_file="backbone.pt" if same else None,
+                      recipe=_recipe(job_dir), source=job_dir.name, trained_on=TRAINED_ON)
+
+
+def pick_snapshots(snaps: list[Path], keep: int = MAX_SNAPSHOTS) -> list[Path]:
+    """At most ``keep`` snapshots: the first ``keep - 2`` epochs (the jump happens early), then the
+    last two, so both sides of the jump and the plateau are there."""
+    return snaps if len(snaps) <= keep else snaps[:keep - 2] + snaps[-2:]
 
 
 def _recipe(job_dir: Path) -> str:
@@ -43,10 +62,12 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     """Snapshots of one or more consecutive runs, renumbered, with their metrics under ``stage``."""
     run = RunDir(out)  # a fresh folder: bundle() removes an older copy first
     records, written, offset = [], [], 0
+    keep = MAX_SNAPSHOTS if len(job_dirs) == 1 else MAX_SNAPSHOTS - 2
     for job_dir in job_dirs:
         recipe, stage = _recipe(job_dir), STAGE_NAMES.get(job_dir.name, "")
         snaps = RunDir(job_dir).snapshots()
-        for path in snaps:
+        chosen = pick_snapshots(snaps, keep)
+        for path in chosen:
             obj = read_checkpoint(path)
             epoch = int(path.stem.split("_")[-1])
             label = f"{stage} epoch {epoch + 1}".strip()
@@ -54,7 +75,10 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
             written.append(save_model(model, run.snapshot_path(offset + epoch), half=True,
                                       backbone_file="backbone.pt", recipe=recipe, label=label,
                                       epoch=offset + epoch, metrics=obj.get("metrics", {})))
+        kept = {int(p.stem.split("_")[-1]) for p in chosen}
         for record in RunDir(job_dir).read_metrics():
+            if record["epoch"] not in kept:
+                continue
             records.append({**record, "epoch": offset + record["epoch"], "stage": stage or recipe})
         offset += len(snaps)
     run.metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
@@ -66,47 +90,59 @@ def write_models_md(manifest: list[dict], out: Path, command: str) -> None:
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
     lines = ["# Bundled models", "",
              f"Made by `{command}` from the reproduction run described in "
-             "[docs/RESULTS.md](../docs/RESULTS.md) (one seed of it); float16, every token model "
-             f"reading the shared frozen backbone in `checkpoints/backbone.pt`. {size:.1f} MB in all.", "",
-             "| file | what | recipe | AP (SynthPose val) | PCK@0.2 | snapshots |", "|---|---|---|---:|---:|---:|"]
+             "[docs/RESULTS.md](../docs/RESULTS.md) (the backbone and teachers it trained once, one seed of "
+             f"its students); float16. Trained on {TRAINED_ON} only: on real photos they are out of their "
+             f"world. Every student reads the shared frozen backbone in `checkpoints/backbone.pt`; the "
+             f"teachers fine-tuned theirs and carry it. {size:.1f} MB in all.", "",
+             "AP is COCO keypoint AP ×100: on the validation set the run watched, then on held-out easy and "
+             "medium sets generated with seeds nothing else uses.", "",
+             "| file | what | recipe | AP val | AP held-out easy | AP held-out medium | snapshots |",
+             "|---|---|---|---:|---:|---:|---:|"]
     for row in manifest:
         snaps = row.get("snapshots") or (f"see `{row['history']}`" if row.get("history") else "–")
+        held = [f"{100 * row[k]:.1f}" if row.get(k) is not None else "–" for k in ("AP_easy", "AP_medium")]
         lines.append(f"| `{row['path']}` | {row['what']} | {row['recipe']} | {row['AP'] * 100:.1f} | "
-                     f"{row['PCK']:.3f} | {snaps} |")
+                     f"{held[0]} | {held[1]} | {snaps} |")
     (out.parent / "MODELS.md").write_text("\n".join(lines) + "\n")
 
 
-def _final_metrics(job_dir: Path) -> dict:
-    """AP and PCK@0.2 of a finished run's last epoch (its metrics.jsonl)."""
+def _metrics(job_dir: Path, results: dict) -> dict:
+    """Val AP and PCK@0.2 of a finished run's last epoch, and its held-out APs from results.json."""
     last = RunDir(job_dir).read_metrics()[-1]
-    return {"AP": last["AP"], "PCK": last["PCK@0.2"]}
+    row = results.get(job_dir.name, {})
+    return {"AP": last["AP"], "PCK": last["PCK@0.2"], "AP_easy": row.get("heldout-easy"),
+            "AP_medium": row.get("heldout-medium"), "trained_on": TRAINED_ON}
 
 
 def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
-    seed_dir = runs / f"seed{seed}"
-    results = {job.name: _final_metrics(job) for job in seed_dir.iterdir() if (job / "model.pt").is_file()}
+    saved = json.loads((runs / "results.json").read_text()) if (runs / "results.json").is_file() else {}
+    rows = {**saved.get("results", {}).get("foundation", {}), **saved.get("results", {}).get(str(seed), {})}
+    found_dir, seed_dir = runs / "foundation" / "seed0", runs / f"seed{seed}"
+    job_dirs = {job.name: job for folder in (found_dir, seed_dir) for job in folder.iterdir()
+                if (job / "model.pt").is_file()}
     out.mkdir(parents=True, exist_ok=True)
-    save_backbone(load_model(runs / "backbone" / "model.pt"), out / "backbone.pt")
+    save_backbone(load_model(job_dirs["backbone"] / "model.pt"), out / "backbone.pt")
+    shared = read_backbone(out / "backbone.pt")
     manifest = []
     for name, job in ROLE_FILES.items():
-        path = bundle_role(seed_dir / job, out, name)
+        path = bundle_role(job_dirs[job], out, name, shared)
         history = next((f"{out.name}/{run}" for run, jobs in STAGED_RUNS.items() if jobs[-1] == job), None)
-        manifest.append({"name": name, "what": f"`{name}` weights (what `load_model('{name}')` and the explorer load), from the `{job}` run", "recipe": _recipe(seed_dir / job),
+        manifest.append({"name": name, "what": f"`{name}` weights (what `load_model('{name}')` and the explorer "
+                         f"load), from the `{job}` run", "recipe": _recipe(job_dirs[job]),
                          "path": str(path.relative_to(out.parent)), "history": history,
-                         "AP": results[job]["AP"], "PCK": results[job]["PCK"]})
+                         **_metrics(job_dirs[job], rows)})
     for job in STUDENT_FILES:
-        path = bundle_role(seed_dir / job, out, job)
+        path = bundle_role(job_dirs[job], out, job, shared)
         manifest.append({"name": job, "what": f"the `{job}` student's final weights (load with its path)",
-                         "recipe": _recipe(seed_dir / job), "path": str(path.relative_to(out.parent)),
-                         "AP": results[job]["AP"], "PCK": results[job]["PCK"]})
+                         "recipe": _recipe(job_dirs[job]), "path": str(path.relative_to(out.parent)),
+                         **_metrics(job_dirs[job], rows)})
     for run_name, jobs in STAGED_RUNS.items():
         if (out / run_name).exists():
             shutil.rmtree(out / run_name)
-        snaps = bundle_run([seed_dir / job for job in jobs], out / run_name)
-        last = results[jobs[-1]]
+        snaps = bundle_run([job_dirs[job] for job in jobs], out / run_name)
         manifest.append({"name": run_name, "what": "snapshot history (Distillation stages tab)",
                          "recipe": " → ".join(jobs), "path": str((out / run_name).relative_to(out.parent)),
-                         "AP": last["AP"], "PCK": last["PCK"], "snapshots": len(snaps)})
+                         "snapshots": len(snaps), **_metrics(job_dirs[jobs[-1]], rows)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     write_models_md(manifest, out, command)
     return manifest

@@ -73,7 +73,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     opts = TrainOptions(recipe=args.recipe, data=args.data, val=args.val, out=args.out, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
                         backbone=args.backbone, seed=args.seed, workers=args.workers, progress=not args.quiet,
-                        max_steps_per_epoch=args.max_steps, augment=args.augment)
+                        max_steps_per_epoch=args.max_steps, augment=args.augment,
+                        finetune_backbone=args.finetune_backbone)
     history = train(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -168,7 +169,8 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--num", required=True, type=_positive_int, help="number of person crops")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed → byte-identical output)")
     p.add_argument("--size", type=_size, default=(128, 96), help="crop size HxW (default 128x96)")
-    p.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="medium")
+    p.add_argument("--difficulty", choices=("easy", "medium", "hard", "easy+medium", "medium+hard"), default="medium",
+                   help="difficulty level; A+B alternates two levels crop by crop (a mixed training set)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
 
@@ -200,6 +202,8 @@ def _add_train_command(sub) -> None:
     p.add_argument("--teacher", type=Path, help="teacher checkpoint (distilpose, dwpose-s1, dwpose-s2)")
     p.add_argument("--backbone", type=Path,
                    help="checkpoint whose .backbone is copied into the student and frozen (a `backbone` run)")
+    p.add_argument("--finetune-backbone", action="store_true",
+                   help="train the --backbone weights too instead of freezing them (the teachers do)")
     p.add_argument("--model", help="zoo name of the student (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")

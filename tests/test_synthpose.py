@@ -196,3 +196,19 @@ def test_cli_refuses_file_as_out(tmp_path, capsys):
     afile.write_text("x")
     assert cli_main(["synth", "--out", str(afile), "--num", "1", "--quiet"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_mixed_difficulty_alternates_levels_crop_by_crop(tmp_path):
+    """``easy+medium``: crop i is crop i of level i % 2 with the same seed, byte for byte."""
+    mixed = generate_dataset(tmp_path / "mix", num=4, seed=5, difficulty="easy+medium", progress=False)
+    easy = generate_dataset(tmp_path / "easy", num=4, seed=5, difficulty="easy", progress=False)
+    medium = generate_dataset(tmp_path / "medium", num=4, seed=5, difficulty="medium", progress=False)
+    for i in range(4):
+        source = easy if i % 2 == 0 else medium
+        name = f"images/{i:06d}.png"
+        assert (mixed / name).read_bytes() == (source / name).read_bytes(), i
+        assert (mixed / name).read_bytes() != ((medium if i % 2 == 0 else easy) / name).read_bytes(), i
+    info = json.loads((mixed / "annotations.json").read_text())["info"]
+    assert info["difficulty"] == "easy+medium"
+    with pytest.raises(ValueError, match="unknown difficulty"):
+        generate_dataset(tmp_path / "bad", num=2, seed=5, difficulty="easy+impossible", progress=False)

@@ -161,3 +161,41 @@ def test_cli_backbone_flags_copy_and_freeze_the_pretrained_backbone(synth, tmp_p
     for (key, mine), theirs in zip(student.backbone.state_dict().items(), pretrained.backbone.state_dict().values()):
         assert torch.equal(mine, theirs), key
     assert student.config.stem_stages == (64, 128) and student.config.grid_size == (8, 6)
+
+
+def test_backbone_file_or_checkpoint_and_finetune_flag(synth, tmp_path):
+    """``--backbone`` reads a shared backbone-only file as well as a whole checkpoint (same weights);
+    students keep it frozen, ``--finetune-backbone`` (the teachers) trains it."""
+    from sdpose_core.io.checkpoint import read_backbone, save_backbone
+
+    torch.manual_seed(3)
+    pretrained = build_model("synth-backbone")
+    whole = save_model(pretrained, tmp_path / "bb.pt")
+    shared = save_backbone(pretrained, tmp_path / "backbone.pt", half=False)
+    a, b = read_backbone(whole), read_backbone(shared)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    frozen = train(TrainOptions(recipe="simcc", data=synth["train"], out=tmp_path / "frozen", backbone=shared,
+                                **TINY))
+    tuned = train(TrainOptions(recipe="teacher", data=synth["train"], out=tmp_path / "tuned", backbone=shared,
+                               finetune_backbone=True, **TINY))
+    assert frozen and tuned
+    kept = load_model(tmp_path / "frozen" / "model.pt").backbone.state_dict()
+    moved = load_model(tmp_path / "tuned" / "model.pt").backbone.state_dict()
+    conv = "stem.conv1.weight"
+    assert torch.equal(kept[conv], a[f"backbone.{conv}"])
+    assert not torch.equal(moved[conv], a[f"backbone.{conv}"])
+
+
+def test_distilpose_logs_sigma_and_coordinate_spread(synth, tmp_path):
+    """The DistilPose runs log sigma's trajectory and the batch spread of the coordinates (a
+    collapsed student has ~0 spread), outside ``total``; both recipes train."""
+    teacher = _teacher(tmp_path, "synth-teacher")
+    for recipe in ("distilpose", "distilpose-official"):
+        history = train(TrainOptions(recipe=recipe, data=synth["train"], out=tmp_path / recipe, teacher=teacher,
+                                     **TINY))
+        record = history[-1]
+        parts = sum(record[k] for k in ("reg_loss", "kpt_dist_loss", "vis_dist_loss", "score_loss", "reg2hm_loss"))
+        assert record["total"] == pytest.approx(parts, rel=1e-5)
+        assert record["sigma_mean"] > 0 and record["coord_batch_std"] >= 0
+    # the recipe's floor: sigma never below 1 heatmap px in the intended form
+    assert RunDir(tmp_path / "distilpose").read_metrics()[-1]["sigma_mean"] >= 1.0

@@ -76,25 +76,47 @@ class Reg2HMLoss(nn.Module):
             weight, which broadcasts so that each joint gets the batch-mean weight times the
             batch-mean error (see :func:`joints_mse_loss`). True gives the paper's intent: each
             sample's error weighted by its own visibility.
+        amplitude: ``'one'`` (official): the simulated Gaussian peaks at 1. ``'teacher_peak'``: it
+            peaks at the teacher map's own maximum (detached), so that at the right place the
+            best sigma is the teacher's spread whatever its confidence. With a peak of 1 the MSE
+            to a teacher of peak ``a`` is smallest at ``sigma^2 = 8 sqrt(a) - 4`` (isotropic,
+            teacher sigma 2), i.e. sigma -> 0 for ``a <= 0.25``: a trap (benchmarks/distilpose_trap.py).
+        min_sigma: heatmap px added to the head's sigma before drawing (official 0). A floor
+            keeps the simulated heatmap wider than a pixel, where its coordinate gradient is
+            smooth instead of noise from sub-pixel offsets.
     """
 
     def __init__(
         self, loss_weight: float = 1.0, use_target_weight: bool = True,
-        per_sample_weighting: bool = False,
+        per_sample_weighting: bool = False, amplitude: Literal["one", "teacher_peak"] = "one",
+        min_sigma: float = 0.0,
     ) -> None:
         super().__init__()
+        if amplitude not in ("one", "teacher_peak"):
+            raise ValueError(f"amplitude must be 'one' or 'teacher_peak', got {amplitude!r}")
+        if min_sigma < 0:
+            raise ValueError(f"min_sigma must be >= 0, got {min_sigma}")
         self.loss_weight = loss_weight
         self.use_target_weight = use_target_weight
         self.per_sample_weighting = per_sample_weighting
+        self.amplitude = amplitude
+        self.min_sigma = min_sigma
 
-    @staticmethod
+    def effective_sigma(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The sigma the simulated Gaussian is drawn with: the head's sigma plus ``min_sigma``."""
+        return sigma + self.min_sigma
+
     def simulate(
-        coords: torch.Tensor, sigma: torch.Tensor, heatmap_size: tuple[int, int],
+        self, coords: torch.Tensor, sigma: torch.Tensor, teacher_heatmaps: torch.Tensor,
         target_weight: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Masked simulated heatmaps (B, K, H, W) and the joint weights (B, K) the loss uses."""
+        heatmap_size = tuple(teacher_heatmaps.shape[-2:])
+        sigma = self.effective_sigma(sigma)
         mask = gaussian_in_map_mask(coords, sigma, heatmap_size)  # (B, K)
         heatmaps = simulated_heatmap(coords, sigma, heatmap_size) * mask[..., None, None]
+        if self.amplitude == "teacher_peak":  # the teacher's own confidence, not a peak of 1
+            heatmaps = heatmaps * teacher_heatmaps.detach().flatten(2).amax(-1).clamp(min=0)[..., None, None]
         weight = mask if target_weight is None else target_weight[..., 0] * mask  # (B, K)
         return heatmaps, weight
 
@@ -104,8 +126,7 @@ class Reg2HMLoss(nn.Module):
     ) -> torch.Tensor:
         """Args: coords (B, K, 2), sigma (B, K, 2), teacher_heatmaps (B, K, H, W),
         target_weight (B, K, 2) visibility in both columns (mmpose regression targets)."""
-        heatmaps, weight = self.simulate(
-            coords, sigma, tuple(teacher_heatmaps.shape[-2:]), target_weight)
+        heatmaps, weight = self.simulate(coords, sigma, teacher_heatmaps, target_weight)
         return joints_mse_loss(
             heatmaps, teacher_heatmaps, weight if self.use_target_weight else None,
             self.loss_weight, batch_broadcast=not self.per_sample_weighting)
@@ -209,18 +230,21 @@ class DistilPoseLoss(nn.Module):
         reg2hm_weight: Reg2HMLoss weight (official 1.0).
         per_sample_weighting: see :class:`Reg2HMLoss` (official False).
         score_index_mode: see :class:`ScoreLoss` (official ``'official'``).
+        amplitude / min_sigma: see :class:`Reg2HMLoss` (official ``'one'`` / 0).
     """
 
     def __init__(
         self, coord_weight: float = 1.0, token_weight: float = 5e-4, score_weight: float = 0.01,
         reg2hm_weight: float = 1.0, per_sample_weighting: bool = False,
         score_index_mode: Literal["official", "reg2hm"] = "official",
+        amplitude: Literal["one", "teacher_peak"] = "one", min_sigma: float = 0.0,
     ) -> None:
         super().__init__()
         self.coord_weight = coord_weight
         self.token_loss = TokenDistilLoss(token_weight)
         self.score_loss = ScoreLoss(score_weight, index_mode=score_index_mode)
-        self.reg2hm_loss = Reg2HMLoss(reg2hm_weight, per_sample_weighting=per_sample_weighting)
+        self.reg2hm_loss = Reg2HMLoss(reg2hm_weight, per_sample_weighting=per_sample_weighting,
+                                      amplitude=amplitude, min_sigma=min_sigma)
 
     def forward(
         self, coords: torch.Tensor, sigma: torch.Tensor, score: torch.Tensor,
@@ -266,7 +290,7 @@ class DistilPoseLoss(nn.Module):
         ``score_teacher_value`` (B, K, 1) and ``score_index_hw`` (B, K, 2).
         """
         coords, sigma, hm_t = coords.detach(), sigma.detach(), teacher_heatmaps.detach()
-        heatmaps, weight = Reg2HMLoss.simulate(coords, sigma, tuple(hm_t.shape[-2:]), target_weight)
+        heatmaps, weight = self.reg2hm_loss.simulate(coords, sigma, hm_t, target_weight)
         value, index = self.score_loss.teacher_score(coords, hm_t)
         return {"simulated_heatmaps": heatmaps, "reg2hm_target_weight": weight,
                 "score_teacher_value": value, "score_index_hw": index}

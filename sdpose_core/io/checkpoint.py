@@ -199,6 +199,22 @@ def _float16(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
 
 
+def read_backbone(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The ``backbone.*`` weights of a shared backbone file (:func:`save_backbone`) or of any model
+    checkpoint :func:`load_model` reads (``sdpose train --backbone`` accepts either)."""
+    obj = read_checkpoint(path)
+    if isinstance(obj, dict) and obj.get("kind") == "backbone":
+        state = obj.get("state_dict")
+        if not isinstance(state, dict) or not any(k.startswith("backbone.") for k in state):
+            raise CheckpointError(f"{path}: backbone file without backbone.* weights")
+        check_finite(state, str(path))
+        return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    model = model_from_checkpoint(obj, str(path))
+    if not hasattr(model, "backbone"):
+        raise CheckpointError(f"{path}: this {model.config.name} model has no backbone to copy")
+    return {f"backbone.{k}": v for k, v in model.backbone.state_dict().items()}
+
+
 def save_backbone(model: nn.Module, path: str | os.PathLike, half: bool = True) -> Path:
     """Write only ``model.backbone`` (a file for ``backbone_file``; not loadable as a model)."""
     state = {f"backbone.{k}": v.detach().cpu() for k, v in model.backbone.state_dict().items()}

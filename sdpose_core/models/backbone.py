@@ -59,20 +59,28 @@ class PretrainModel(DeconvHeatmapModel):
         super().__init__(cfg, backbone, backbone.out_channels, entry_halvings=len(cfg.stem_stages))
 
 
-def load_backbone_(model: nn.Module, source: nn.Module, freeze: bool = True) -> nn.Module:
-    """Copy ``source.backbone`` into ``model.backbone`` (shapes must match) and optionally freeze it.
+def load_backbone_(model: nn.Module, source: nn.Module | dict[str, torch.Tensor], freeze: bool = True) -> nn.Module:
+    """Copy a pretrained backbone into ``model.backbone`` (shapes must match) and optionally freeze it.
 
-    A frozen backbone has ``requires_grad=False``; the trainer also keeps its BatchNorm layers in
-    eval mode so their running statistics stay those of pretraining.
+    ``source`` is a model with a ``.backbone`` or a state dict of ``backbone.*`` weights (a shared
+    backbone file, see ``io.checkpoint.read_backbone``). A frozen backbone has
+    ``requires_grad=False``; the trainer also keeps its BatchNorm layers in eval mode so their
+    running statistics stay those of pretraining.
     """
-    if not hasattr(model, "backbone") or not hasattr(source, "backbone"):
-        raise ValueError("both models need a .backbone to copy one into the other")
-    mine, theirs = model.backbone.state_dict(), source.backbone.state_dict()
+    if not hasattr(model, "backbone"):
+        raise ValueError("the model has no .backbone to copy a pretrained one into")
+    if isinstance(source, dict):
+        theirs, origin = {k[len("backbone."):]: v for k, v in source.items() if k.startswith("backbone.")}, "file"
+    elif hasattr(source, "backbone"):
+        theirs, origin = source.backbone.state_dict(), getattr(source.config, "name", "?")
+    else:
+        raise ValueError("the pretrained source has no .backbone")
+    mine = model.backbone.state_dict()
     bad = sorted(k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape)
     if bad or len(mine) != len(theirs):
-        raise ValueError(f"the pretrained backbone ({getattr(source.config, 'name', '?')}) does not fit this "
+        raise ValueError(f"the pretrained backbone ({origin}) does not fit this "
                          f"model's backbone ({model.config.name}): mismatched keys {bad[:5]}")
-    model.backbone.load_state_dict(theirs)
+    model.backbone.load_state_dict({k: theirs[k].to(v.dtype) for k, v in mine.items()})
     if freeze:
         model.backbone.requires_grad_(False)
     return model

@@ -54,7 +54,8 @@ class TeacherHeatmapObjective(HeatmapObjective):
 
 class TeacherDistilPoseObjective(nn.Module):
     """DistilPose against cached teacher heatmaps: ``reg_loss`` (pseudo keypoints), ``reg2hm_loss``
-    (simulated heatmap vs teacher heatmap) and ``score_loss``, with the official weights."""
+    (simulated heatmap vs teacher heatmap) and ``score_loss``, with the official weights and the
+    ``distilpose`` recipe's simulated-heatmap options."""
 
     def __init__(self, **loss_options: Any) -> None:
         super().__init__()
@@ -78,7 +79,9 @@ def teacher_objective(recipe: str, config: ModelConfig) -> nn.Module:
     if config.head != head:
         raise ValueError(f"recipe {recipe!r} needs a student with a {head} head; "
                          f"{config.name} has a {config.head} head")
-    return TeacherHeatmapObjective() if recipe == "sdpose" else TeacherDistilPoseObjective()
+    if recipe == "sdpose":
+        return TeacherHeatmapObjective()
+    return TeacherDistilPoseObjective(**dict(get_recipe("distilpose").loss_options))
 
 
 class FolderDistillTrainer(Trainer):

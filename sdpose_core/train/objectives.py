@@ -70,7 +70,13 @@ class DistilPoseObjective(nn.Module):
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
         out = student(batch["image"], cycles=1)
         teacher_out = _teacher_outputs(self.teacher, batch["image"])
-        return self.loss.from_outputs(out, teacher_out, batch["coord_weight"], batch["coords"])
+        terms = self.loss.from_outputs(out, teacher_out, batch["coord_weight"], batch["coords"])
+        # logged beside the losses (not part of total): sigma's trajectory and whether the
+        # coordinates still depend on the image (their spread over the batch; ~0 = collapsed)
+        sigma = self.loss.reg2hm_loss.effective_sigma(out[-1].sigma.detach())
+        terms["sigma_mean"] = sigma.mean()
+        terms["coord_batch_std"] = out[-1].coords.detach().std(dim=0).mean()
+        return terms
 
 
 class SimCCObjective(nn.Module):

@@ -7,7 +7,8 @@
 | baseline     | synth-student      | heatmaps   | heatmap MSE, one pass (no MCT)              | -              |
 | sdpose       | synth-student      | heatmaps   | SDPose: Σ cycles MSE + 5e-6 token MSE       | -              |
 | regression   | synth-regression   | coords     | SmoothL1                                    | -              |
-| distilpose   | synth-regression   | coords     | DistilPose (tokens, simulated hm, score)    | heatmap model  |
+| distilpose   | synth-regression   | coords     | DistilPose, simulated hm at the teacher peak| heatmap model  |
+| distilpose-official | synth-regression | coords | DistilPose, official loss (peak-1 Gaussian) | heatmap model  |
 | simcc        | synth-simcc        | SimCC      | KLDiscretLoss                               | -              |
 | dwpose-s1    | synth-simcc        | SimCC      | GT KL + r(t)(feature + 0.1 logit KD)        | SimCC model    |
 | dwpose-s2    | teacher + new head | SimCC      | logit KD only, backbone frozen              | dwpose-s1 run  |
@@ -39,6 +40,7 @@ class Recipe:
         model: zoo name of the student (``--model`` overrides it).
         epochs / batch_size / lr / weight_decay: defaults for a 2-core CPU budget (AdamW, cosine).
         teacher: "required" when ``--teacher`` must be given, else "none".
+        loss_options: keyword arguments of the recipe's loss (e.g. DistilPose's ``amplitude``).
     """
 
     name: str
@@ -49,7 +51,12 @@ class Recipe:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     teacher: str = "none"
+    loss_options: tuple[tuple[str, object], ...] = ()
 
+
+# DistilPose as its paper intends it (docs/training.md, "DistilPose's sigma trap"): the simulated
+# Gaussian peaks at the teacher's own maximum and is never narrower than one heatmap pixel.
+DISTILPOSE_INTENT = (("amplitude", "teacher_peak"), ("min_sigma", 1.0))
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("backbone", "synth-backbone", "pretrain the token models' CNN backbone on heatmaps (then --backbone it)"),
@@ -57,8 +64,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("baseline", "synth-student", "the SDPose student trained one-pass, no Multi-Cycled Transformer"),
     Recipe("sdpose", "synth-student", "SDPose: all cycles, heatmap MSE + 5e-6 token self-distillation"),
     Recipe("regression", "synth-regression", "plain regression student, SmoothL1 on coordinates"),
-    Recipe("distilpose", "synth-regression", "DistilPose: token + simulated-heatmap + score distillation",
-           teacher="required"),
+    Recipe("distilpose", "synth-regression", "DistilPose: token + simulated-heatmap + score distillation "
+           "(simulated heatmap at the teacher's peak, sigma >= 1 px)", teacher="required",
+           loss_options=DISTILPOSE_INTENT),
+    Recipe("distilpose-official", "synth-regression", "DistilPose with the official loss: a peak-1 simulated "
+           "Gaussian whose sigma may collapse", teacher="required"),
     Recipe("simcc", "synth-simcc", "SimCC student (RTMPose-style head), KL to Gaussian labels"),
     Recipe("dwpose-s1", "synth-simcc", "DWPose stage 1: GT + decayed feature and logit distillation",
            teacher="required"),
@@ -107,8 +117,8 @@ def build_objective(recipe: Recipe, student: nn.Module, teacher: nn.Module | Non
                                 token_weight=5e-6 if recipe.name == "sdpose" else 0.0)
     if recipe.name == "regression":
         return RegressionObjective()
-    if recipe.name == "distilpose":
-        return DistilPoseObjective(teacher)
+    if recipe.name.startswith("distilpose"):
+        return DistilPoseObjective(teacher, **dict(recipe.loss_options))
     if recipe.name == "simcc":
         return SimCCObjective()
     if recipe.name == "dwpose-s1":
@@ -117,7 +127,7 @@ def build_objective(recipe: Recipe, student: nn.Module, teacher: nn.Module | Non
 
 
 def _check_teacher_head(recipe: Recipe, teacher: nn.Module | None) -> None:
-    needed = {"distilpose": "heatmap", "dwpose-s1": "simcc", "dwpose-s2": "simcc"}.get(recipe.name)
+    needed = {"distilpose": "heatmap", "distilpose-official": "heatmap", "dwpose-s1": "simcc", "dwpose-s2": "simcc"}.get(recipe.name)
     if needed and teacher.config.head != needed:
         raise ValueError(f"recipe {recipe.name!r} needs a teacher with a {needed} head, "
                          f"got a {teacher.config.head} model ({teacher.config.name})")

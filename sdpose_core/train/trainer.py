@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import AugmentConfig
 from sdpose_core.evaluate.predict import codec_for, evaluate_model
-from sdpose_core.io.checkpoint import load_model, save_model
+from sdpose_core.io.checkpoint import load_model, read_backbone, save_model
 from sdpose_core.models.backbone import load_backbone_
 from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed
 from sdpose_core.train.recipes import build_objective, build_student, get_recipe
@@ -58,6 +58,7 @@ class TrainOptions:
     progress: bool = True
     max_steps_per_epoch: int | None = None
     augment: str = "default"
+    finetune_backbone: bool = False
 
     def __post_init__(self) -> None:
         recipe = get_recipe(self.recipe)
@@ -110,8 +111,8 @@ class Trainer:
         self.run = RunDir(opts.out)
         self.teacher = load_model(opts.teacher) if opts.teacher else None
         self.student = build_student(self.recipe, opts.model, self.teacher)
-        if opts.backbone:  # pretrained, frozen (BN statistics too: see keep_frozen_norms_in_eval)
-            load_backbone_(self.student, load_model(opts.backbone), freeze=True)
+        if opts.backbone:  # pretrained; frozen (BN statistics too: keep_frozen_norms_in_eval) unless fine-tuned
+            load_backbone_(self.student, read_backbone(opts.backbone), freeze=not opts.finetune_backbone)
         self.objective = build_objective(self.recipe, self.student, self.teacher)
         codec = codec_for(self.student.config)
         self.train_set = CocoKeypointDataset(opts.data, self.student.config.input_size, train=True,

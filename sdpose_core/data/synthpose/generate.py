@@ -178,18 +178,20 @@ def generate_dataset(out: str | Path, num: int, seed: int, size: tuple[int, int]
                      difficulty: str = "medium", progress: bool = True) -> Path:
     """Write `num` crops to `out/images/NNNNNN.png` and `out/annotations.json`; return `out`.
 
+    ``difficulty`` may name several levels joined by ``+`` (e.g. ``easy+medium``): crop ``i`` then
+    uses level ``i % len(levels)``, a mixed set for training on more than one level at once.
     Only `images/` (our numbered PNGs) and `annotations.json` are written; other files stay.
     """
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num <= 0:
         raise ValueError(f"num must be a whole number > 0, got {num!r}")
-    cfg, seed = check_args(size, difficulty), _check_seed(seed)
+    cfgs, seed = [check_args(size, level) for level in str(difficulty).split("+")], _check_seed(seed)
     size = (int(size[0]), int(size[1]))
     out = Path(out)
     images_dir = _prepare_out(out)
     _remove_stale(images_dir, int(num))
     images, anns = [], []
     for i in tqdm(range(int(num)), disable=not progress, desc="synthpose", unit="crop"):
-        s = synthesize(seed, i, size, cfg)
+        s = synthesize(seed, i, size, cfgs[i % len(cfgs)])
         ok, buf = cv2.imencode(".png", cv2.cvtColor(s.image, cv2.COLOR_RGB2BGR), PNG_PARAMS)
         if not ok:
             raise RuntimeError("PNG encoding failed")

@@ -1,0 +1,172 @@
+"""docs/RESULTS.md and docs/img/learning_curves.png from a reproduce.py results payload.
+
+Every number written here is read from ``results.json`` or measured now (params, GFLOPs, latency);
+the hand-written analysis below ``ANALYSIS_MARK`` survives a rewrite.
+"""
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import torch
+
+from sdpose_core import load_model
+from sdpose_core.evaluate.latency import model_latency_ms
+from sdpose_core.models.zoo import describe_model
+
+ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
+# (claim, run, reference): each compared per seed, paired
+COMPARISONS = (
+    ("SDPose one pass vs the same net without MCT (paper: +1.4 to +2.8 AP)", "sdpose", "baseline"),
+    ("SDPose one pass vs its own 2-cycle run (paper: within 1 AP)", "sdpose", "sdpose (2 cycles)"),
+    ("DistilPose vs plain regression (paper: +10 or more)", "distilpose", "regression"),
+    ("DistilPose, official loss, vs plain regression", "distilpose-official", "regression"),
+    ("DistilPose vs its teacher (paper: within ~1 AP)", "distilpose", "teacher"),
+    ("DWPose stage 1 vs SimCC (paper: +1 or more)", "dwpose-s1", "simcc"),
+    ("DWPose stage 2 vs stage 1 (paper: stage 2 adds more)", "dwpose-s2", "dwpose-s1"),
+    ("NKD vs SimCC", "nkd", "simcc"),
+    ("tf-NKD (no teacher) vs SimCC", "tf-nkd", "simcc"),
+    ("ViTKD vs SimCC", "vitkd", "simcc"),
+    ("MGD vs SimCC", "mgd", "simcc"),
+)
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def model_facts(checkpoint: str) -> dict:
+    model = load_model(checkpoint)
+    facts = describe_model(model.config)
+    facts["latency_ms"] = model_latency_ms(model, batch=1, cycles=1)
+    facts["latency_all_cycles_ms"] = model_latency_ms(model, batch=1, cycles=model.config.cycle_num)
+    return facts
+
+
+def plateau_gain(curve: list[float]) -> float | None:
+    """AP points gained over the last 3 epochs (None for shorter curves)."""
+    return 100 * (curve[-1] - curve[-4]) if len(curve) >= 4 else None
+
+
+def row_of(payload: dict, seed: int | str, name: str) -> dict:
+    """A job's row: the seed's own run, or the shared foundation (backbone, teachers)."""
+    results = payload["results"]
+    return results.get(str(seed), {}).get(name) or results["foundation"][name]
+
+
+def foundation_table(payload: dict, facts: dict[str, dict]) -> list[str]:
+    lines = ["| model | params (M) | GFLOPs | AP val (mixed) | AP held-out easy | AP held-out medium | "
+             "last 3 epochs (AP pts) | CPU latency b=1 (ms) | train time (min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, row in payload["results"]["foundation"].items():
+        f, gain = facts[name], plateau_gain(row["curve"])
+        lines.append(f"| {name} ({f['name']}) | {f['params_m']:.2f} | {f['gflops_one_pass']:.3f} | "
+                     f"{100 * row['AP']:.1f} | {100 * row['heldout-easy']:.1f} | {100 * row['heldout-medium']:.1f} | "
+                     f"{'–' if gain is None else f'{gain:+.1f}'} | {f['latency_ms']:.1f} | {row['seconds'] / 60:.1f} |")
+    return lines
+
+
+def students_table(payload: dict, facts: dict[str, dict], names: list[str]) -> list[str]:
+    seeds = payload["seeds"]
+    lines = ["| run | model | params (M) | GFLOPs (1 pass) | AP mean ± sd | AP per seed | held-out easy | "
+             "held-out medium | last 3 epochs (AP pts) | CPU latency b=1 (ms) | train time / seed (s) |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for name in names:
+        rows = [row_of(payload, s, name) for s in seeds]
+        aps = [100 * r["AP"] for r in rows]
+        m, sd = mean_sd(aps)
+        two_cycles = name == "sdpose (2 cycles)"
+        f = facts["sdpose" if two_cycles else name]
+        latency = f["latency_all_cycles_ms" if two_cycles else "latency_ms"]
+        gains = [g for g in (plateau_gain(r.get("curve", [])) for r in rows) if g is not None]
+        easy = statistics.mean(100 * r["heldout-easy"] for r in rows)
+        medium = statistics.mean(100 * r["heldout-medium"] for r in rows)
+        lines.append(f"| {name} | {f['name']} | {f['params_m']:.2f} | {f['gflops_one_pass']:.3f} | {m:.1f} ± {sd:.1f} | "
+                     f"{', '.join(f'{a:.1f}' for a in aps)} | {easy:.1f} | {medium:.1f} | "
+                     f"{', '.join(f'{g:+.1f}' for g in gains) or '–'} | {latency:.1f} | "
+                     f"{statistics.mean(r['seconds'] for r in rows):.0f} |")
+    return lines
+
+
+def comparisons_table(payload: dict) -> list[str]:
+    seeds = payload["seeds"]
+    lines = ["| comparison (AP points, paired by seed) | run | reference | mean difference ± sd | per seed |",
+             "|---|---:|---:|---:|---|"]
+    for claim, run, ref in COMPARISONS:
+        a = [100 * row_of(payload, s, run)["AP"] for s in seeds]
+        b = [100 * row_of(payload, s, ref)["AP"] for s in seeds]
+        diffs = [x - y for x, y in zip(a, b)]
+        m, sd = mean_sd(diffs)
+        lines.append(f"| {claim} | {statistics.mean(a):.1f} | {statistics.mean(b):.1f} | {m:+.1f} ± {sd:.1f} | "
+                     f"{', '.join(f'{d:+.1f}' for d in diffs)} |")
+    return lines
+
+
+def plot_curves(payload: dict, path: Path) -> None:
+    """AP vs training step, one panel per group, one line per seed (the jump is visible)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = {"backbone and teachers": list(payload["results"]["foundation"]),
+              "SDPose": ["baseline", "sdpose"], "DistilPose": ["regression", "distilpose", "distilpose-official"],
+              "DWPose and the KD family": ["simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd"]}
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (title, names) in zip(axes, groups.items()):
+        for i, name in enumerate(names):
+            for j, seed in enumerate(payload["seeds"] if title != "backbone and teachers" else ["foundation"]):
+                row = row_of(payload, seed, name)
+                offset = 0
+                if name == "dwpose-s2":  # stage 2 continues stage 1 of the same seed
+                    s1 = row_of(payload, seed, "dwpose-s1")
+                    offset = len(s1["curve"]) * s1["steps_per_epoch"]
+                steps = [offset + (e + 1) * row["steps_per_epoch"] for e in range(len(row["curve"]))]
+                ax.plot(steps, [100 * a for a in row["curve"]], "-o", ms=2.5, lw=1.2, color=colours[i % len(colours)],
+                        alpha=0.9 if j == 0 else 0.45, label=name if j == 0 else None)
+        ax.set_title(title)
+        ax.set_xlabel("training step (batch 32)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("AP on SynthPose val (easy + medium), ×100")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(payload: dict, path: Path) -> str:
+    budget, seeds = payload["budget"], payload["seeds"]
+    names = [n for n in payload["results"][str(seeds[0])]]
+    facts = {n: model_facts(row_of(payload, seeds[0], n)["checkpoint"])
+             for n in [*payload["results"]["foundation"], *names] if n != "sdpose (2 cycles)"}
+    img = path.parent / "img" / "learning_curves.png"
+    plot_curves(payload, img)
+    per_seed = payload["students_wall_s"] / max(1, len(seeds))
+    found = payload.get("foundation_wall_s")
+    lines = [
+        "# Reproduction results on SynthPose", "",
+        f"Measured with `{payload['command']}`: seeds {seeds}, {payload['workers']} worker processes of one "
+        f"thread each on {torch.get_num_threads()} CPU threads. SynthPose `{budget['difficulty']}` "
+        f"({budget['train_num']} train crops, {budget['val_num']} val crops at 128×96), held-out easy and medium "
+        f"sets of {budget['heldout_num']} crops from seeds no other part of the project uses. Augmentation "
+        f"`{budget['augment']}`, AdamW lr {budget['lr']} with warm-up and cosine decay over each run's length, "
+        f"batch {budget['batch_size']}. Epochs: {budget['epochs']}, others {budget['default_epochs']}; students "
+        f"see {budget['student_steps']} batches per epoch.", "",
+        f"Time: the students of one seed took **{per_seed / 60:.1f} min** of wall time on {payload['workers']} workers"
+        + (f"; the backbone and both teachers (`--from-scratch`) took **{found / 60:.1f} min**." if found else
+           "; the backbone and teachers were read from data_samples/checkpoints."), "",
+        "AP is COCO keypoint AP ×100 (pycocotools, GT boxes). Latency is one 128×96 crop, one pass, on this "
+        "machine's CPU. \"last 3 epochs\" is the AP gained over the last three epochs: near 0 means the run "
+        "reached its plateau.", "",
+        "![AP against training step for every run](img/learning_curves.png)", "",
+        "## Backbone and teachers (trained once, bundled)", "", *foundation_table(payload, facts), "",
+        "## Students", "", *students_table(payload, facts, names), "",
+        "## The papers' claims, paired by seed", "", *comparisons_table(payload), "",
+    ]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = path.read_text() if path.is_file() else ""
+    kept = old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""
+    path.write_text(text + ("\n" + kept if kept else ""))
+    return text
