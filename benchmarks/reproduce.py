@@ -6,6 +6,7 @@ curves, held-out easy / medium AP, params, GFLOPs, CPU latency, training time).
     python benchmarks/reproduce.py --from-scratch        # also the backbone and both teachers (seed 0)
     python benchmarks/reproduce.py --seeds 0 --quick     # smoke run, minutes
     python benchmarks/reproduce.py --report-only         # rewrite the report from OUT/results.json
+    (an --out that already holds a --from-scratch run reuses its backbone and teachers for more seeds)
     python benchmarks/reproduce.py --from-scratch --bundle   # and refresh data_samples/checkpoints
 
 The backbone (our stand-in for the ImageNet weights the papers start from) and the two teachers are
@@ -59,19 +60,19 @@ class Job:
 BACKBONE = Job("backbone", "backbone")
 TEACHERS = (Job("teacher", "teacher", finetune=True),
             Job("simcc-teacher", "simcc", model="synth-simcc-teacher", finetune=True))
-STUDENTS = (
+STUDENTS = (  # in the order they start: the bundled roles first, the KD family last
     Job("distilpose", "distilpose", teacher="teacher"),
-    Job("distilpose-official", "distilpose-official", teacher="teacher"),
     Job("dwpose-s1", "dwpose-s1", teacher="simcc-teacher"),
+    Job("sdpose", "sdpose"),
+    Job("baseline", "baseline"),
+    Job("regression", "regression"),
+    Job("simcc", "simcc"),
     Job("dwpose-s2", "dwpose-s2", teacher="dwpose-s1"),
+    Job("distilpose-official", "distilpose-official", teacher="teacher"),
+    Job("tf-nkd", "tf-nkd"),
     Job("nkd", "nkd", teacher="simcc-teacher"),
     Job("vitkd", "vitkd", teacher="simcc-teacher"),
     Job("mgd", "mgd", teacher="simcc-teacher"),
-    Job("baseline", "baseline"),
-    Job("sdpose", "sdpose"),
-    Job("regression", "regression"),
-    Job("simcc", "simcc"),
-    Job("tf-nkd", "tf-nkd"),
 )
 # the bundled files the default (students-only) mode distils from
 BUNDLED = {"backbone": CHECKPOINT_DIR / "synth-backbone.pt", "teacher": CHECKPOINT_DIR / "synth-teacher.pt",
@@ -210,6 +211,8 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
                  {"backbone": Path(fresh[0]["backbone"]["checkpoint"])}, fresh)
         foundation = fresh[0]
         known = {name: Path(row["checkpoint"]) for name, row in foundation.items()}
+    elif foundation:  # more seeds on top of an earlier --from-scratch run in the same --out
+        known = {name: Path(row["checkpoint"]) for name, row in foundation.items()}
     else:
         missing = [str(p) for p in BUNDLED.values() if not p.is_file()]
         if missing:
@@ -219,11 +222,14 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
     todo = [(seed, job) for seed in args.seeds for job in STUDENTS if job.name not in results.get(seed, {})]
     start = time.perf_counter()
     run_pool(todo, data, args.out, budget, args.workers, known, results)
-    students_s = time.perf_counter() - start
-    add_two_cycle_rows(results, args.seeds, data)
-    payload = {"command": command, "budget": asdict(budget), "from_scratch": args.from_scratch,
+    per_seed = list(saved.get("students_wall_per_seed_s", []))
+    if todo:  # wall time per seed of this invocation (seeds that were already done cost nothing)
+        per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
+    seeds = sorted(set(args.seeds) | set(results))
+    add_two_cycle_rows(results, seeds, data)
+    payload = {"command": command, "budget": asdict(budget), "from_scratch": args.from_scratch or bool(foundation),
                "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
-               "students_wall_s": students_s, "seeds": args.seeds, "workers": args.workers,
+               "students_wall_per_seed_s": per_seed, "seeds": seeds, "workers": args.workers,
                "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
     (args.out / "results.json").write_text(json.dumps(payload, indent=1))
     return payload

@@ -48,6 +48,12 @@ def plateau_gain(curve: list[float]) -> float | None:
     return 100 * (curve[-1] - curve[-4]) if len(curve) >= 4 else None
 
 
+def has_row(payload: dict, name: str) -> bool:
+    """Whether every seed of the payload (or the foundation) holds a finished ``name``."""
+    results = payload["results"]
+    return name in results["foundation"] or all(name in results.get(str(s), {}) for s in payload["seeds"])
+
+
 def row_of(payload: dict, seed: int | str, name: str) -> dict:
     """A job's row: the seed's own run, or the shared foundation (backbone, teachers)."""
     results = payload["results"]
@@ -93,6 +99,9 @@ def comparisons_table(payload: dict) -> list[str]:
     lines = ["| comparison (AP points, paired by seed) | run | reference | mean difference ± sd | per seed |",
              "|---|---:|---:|---:|---|"]
     for claim, run, ref in COMPARISONS:
+        if not (has_row(payload, run) and has_row(payload, ref)):
+            lines.append(f"| {claim} | not run | | | |")
+            continue
         a = [100 * row_of(payload, s, run)["AP"] for s in seeds]
         b = [100 * row_of(payload, s, ref)["AP"] for s in seeds]
         diffs = [x - y for x, y in zip(a, b)]
@@ -114,7 +123,7 @@ def plot_curves(payload: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, names) in zip(axes, groups.items()):
-        for i, name in enumerate(names):
+        for i, name in enumerate(n for n in names if has_row(payload, n)):
             for j, seed in enumerate(payload["seeds"] if title != "backbone and teachers" else ["foundation"]):
                 row = row_of(payload, seed, name)
                 offset = 0
@@ -137,12 +146,14 @@ def plot_curves(payload: dict, path: Path) -> None:
 
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
-    names = [n for n in payload["results"][str(seeds[0])]]
+    order = [*(j for j in ("baseline", "sdpose", "sdpose (2 cycles)", "regression", "distilpose",
+                           "distilpose-official", "simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd"))]
+    names = [n for n in order if has_row(payload, n) and n not in payload["results"]["foundation"]]
     facts = {n: model_facts(row_of(payload, seeds[0], n)["checkpoint"])
              for n in [*payload["results"]["foundation"], *names] if n != "sdpose (2 cycles)"}
     img = path.parent / "img" / "learning_curves.png"
     plot_curves(payload, img)
-    per_seed = payload["students_wall_s"] / max(1, len(seeds))
+    per_seed = statistics.mean(payload["students_wall_per_seed_s"] or [0.0])
     found = payload.get("foundation_wall_s")
     lines = [
         "# Reproduction results on SynthPose", "",
