@@ -70,15 +70,35 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
         model = load_model(candidate)
     except CheckpointError as err:
         return _untrained(role, zoo_name, f"could not load {candidate}: {err}")
-    return LoadedModel(role, model, str(candidate), True)
+    return LoadedModel(role, model, str(candidate), True, provenance_note(candidate))
+
+
+def _manifest_rows(folder: Path) -> list[dict]:
+    """The rows of ``folder/manifest.json``; [] when it is missing or unreadable (never an error)."""
+    try:
+        rows = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def provenance_note(checkpoint: Path) -> str:
+    """What a bundled checkpoint was trained on and how well, from the manifest.json beside it
+    (written by benchmarks/bundle_checkpoints.py); "" for files the manifest does not list."""
+    row = next((r for r in _manifest_rows(checkpoint.parent) if Path(r.get("path", "")).name == checkpoint.name), None)
+    if not row or row.get("AP") is None:
+        return ""
+    scores = [f"AP ×100 {100 * row['AP']:.1f} on its val set"]
+    scores += [f"{100 * row[k]:.1f} on held-out {level}" for k, level in (("AP_easy", "easy"), ("AP_medium", "medium"))
+               if row.get(k) is not None]
+    return f"trained on {row.get('trained_on', 'SynthPose')} only; " + ", ".join(scores)
 
 
 def bundled_runs(folder: Path) -> list[Path]:
     """The snapshot histories bundled in ``folder`` (sub-folders with a ``history/``), in the
     order of its manifest.json when there is one (DWPose's two stages first), else by name."""
     runs = sorted(p for p in folder.glob("*") if (p / "history").is_dir()) if folder.is_dir() else []
-    manifest = folder / "manifest.json"
-    order = [Path(row["path"]).name for row in json.loads(manifest.read_text())] if manifest.is_file() else []
+    order = [Path(row.get("path", "")).name for row in _manifest_rows(folder)]
     return sorted(runs, key=lambda p: order.index(p.name) if p.name in order else len(order))
 
 

@@ -282,3 +282,23 @@ def test_compare_with_another_teacher(models, example):
     overlay, bars, summary = compare.compare(models, *example, "student", "distilpose")
     assert "distilpose vs student" in summary
     assert len([t for t in overlay.data if t.type == "scatter"]) >= 2
+
+
+def test_model_status_says_what_each_bundled_model_was_trained_on(tmp_path):
+    """The models panel names the training data and the APs of the manifest beside a checkpoint."""
+    import json
+
+    from explorer.app import model_status
+
+    folder = make_checkpoints(tmp_path)
+    (folder / "manifest.json").write_text(json.dumps([
+        {"name": "synth-teacher", "path": "checkpoints/synth-teacher.pt", "AP": 0.8123, "AP_easy": 0.9,
+         "AP_medium": 0.7, "trained_on": "SynthPose easy + medium (128x96 crops)"}]))
+    text = model_status(ModelSet.load(folder, warmup=False))
+    teacher_line = next(line for line in text.splitlines() if "teacher" in line)
+    assert "trained on SynthPose easy + medium (128x96 crops) only" in teacher_line
+    assert "81.2 on its val set" in teacher_line and "90.0 on held-out easy" in teacher_line
+    student_line = next(line for line in text.splitlines() if "student:" in line)
+    assert "trained on" not in student_line  # not in the manifest: nothing is claimed
+    (folder / "manifest.json").write_text("{broken")
+    assert "trained on" not in model_status(ModelSet.load(folder, warmup=False))
