@@ -35,7 +35,7 @@ STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}
 
 
 TRAINED_ON = "SynthPose easy + medium (128x96 crops)"
-MAX_SNAPSHOTS = 6  # per history: the first epochs (the jump comes early), then the last two (size budget)
+MAX_SNAPSHOTS = 5  # per history: the first epochs (the jump comes early), then the last two (size budget)
 
 
 def bundle_role(job_dir: Path, out: Path, name: str, shared: dict) -> Path:
