@@ -48,10 +48,17 @@ def bundle_role(job_dir: Path, out: Path, name: str, shared: dict) -> Path:
                       recipe=_recipe(job_dir), source=job_dir.name, trained_on=TRAINED_ON)
 
 
+# snapshots kept per job of a staged run (DWPose: both sides of stage 1's jump, the end of stage 2)
+KEEP = {"dwpose-s1": 4, "dwpose-s2": 1}
+
+
 def pick_snapshots(snaps: list[Path], keep: int = MAX_SNAPSHOTS) -> list[Path]:
     """At most ``keep`` snapshots: the first ``keep - 2`` epochs (the jump happens early), then the
-    last two, so both sides of the jump and the plateau are there."""
-    return snaps if len(snaps) <= keep else snaps[:keep - 2] + snaps[-2:]
+    last two, so both sides of the jump and the plateau are there (only the last ``keep`` when
+    ``keep < 3``)."""
+    if len(snaps) <= keep:
+        return snaps
+    return snaps[len(snaps) - keep:] if keep < 3 else snaps[:keep - 2] + snaps[-2:]
 
 
 def _recipe(job_dir: Path) -> str:
@@ -62,11 +69,10 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     """Snapshots of one or more consecutive runs, renumbered, with their metrics under ``stage``."""
     run = RunDir(out)  # a fresh folder: bundle() removes an older copy first
     records, written, offset = [], [], 0
-    keep = MAX_SNAPSHOTS if len(job_dirs) == 1 else MAX_SNAPSHOTS - 2
     for job_dir in job_dirs:
         recipe, stage = _recipe(job_dir), STAGE_NAMES.get(job_dir.name, "")
         snaps = RunDir(job_dir).snapshots()
-        chosen = pick_snapshots(snaps, keep)
+        chosen = pick_snapshots(snaps, KEEP.get(job_dir.name, MAX_SNAPSHOTS))
         for path in chosen:
             obj = read_checkpoint(path)
             epoch = int(path.stem.split("_")[-1])
@@ -75,10 +81,7 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
             written.append(save_model(model, run.snapshot_path(offset + epoch), half=True,
                                       backbone_file="backbone.pt", recipe=recipe, label=label,
                                       epoch=offset + epoch, metrics=obj.get("metrics", {})))
-        kept = {int(p.stem.split("_")[-1]) for p in chosen}
-        for record in RunDir(job_dir).read_metrics():
-            if record["epoch"] not in kept:
-                continue
+        for record in RunDir(job_dir).read_metrics():  # every epoch's metrics, snapshots or not
             records.append({**record, "epoch": offset + record["epoch"], "stage": stage or recipe})
         offset += len(snaps)
     run.metrics_path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
