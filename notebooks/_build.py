@@ -124,9 +124,11 @@ from sdpose_core.viz.teaching import patch_grid_figure, position_similarity_figu
     reads keypoint $i$'s prediction from token $i$ only. The picture shows how similar the 17 tokens
     are to each other (cosine), as learned embeddings and after each cycle. The printed lines
     compare left/right pairs (left_eye/right_eye, …) with all other pairs. In the bundled student,
-    the learned embeddings already pair left with right. After the transformer, every keypoint token
-    points almost the same way (cosine ≈ 0.9–1). The head tells them apart by the small remaining
-    differences, and by the image evidence each token has gathered.
+    the learned embeddings already pair left with right: the first line shows the left/right pairs
+    far more alike than the other pairs. After the transformer, all 17 tokens have moved much closer
+    together, and a left/right pair is barely more alike than any other pair (the lines "after
+    cycle …"). The head tells them apart by the remaining differences, and by the image evidence
+    each token has gathered.
     """),
     code("""
     stages = {"learned embedding (input)": model.encoder.keypoint_token[0].detach()}
@@ -189,17 +191,20 @@ from sdpose_core.viz.teaching import patch_grid_figure, position_similarity_figu
 
     A uniform row would put $1/(17+N)$ on every token. Compare the colour bar with that number:
     an untrained model stays close to it. The table printed below measures the bundled model on
-    the first 8 samples, per layer (mean over heads): the peak attention of a keypoint token, and
-    how far (in patches) that peak lies from the model's prediction for the keypoint. In the
-    bundled student only **layer 0** looks at specific patches, near the predicted joint. The later
-    layers spread their attention almost uniformly, so they mostly mix tokens. The plot therefore
-    opens on layer 0; move the layer slider to see the others flatten.
+    the first 8 samples, per layer (mean over heads): the peak attention of a keypoint token, how
+    far (in patches) that peak lies from the model's prediction for the keypoint, and how much of
+    the token's attention goes to the $N$ patches at all (the rest goes to the keypoint tokens).
+    In the bundled student **layer 0** has the sharpest peak, and it lies closest to the predicted
+    joint. Layers 1 and 2 still peak well above uniform, further from the joint. The last layer's
+    peak is no higher than uniform: what it gives the patches it spreads almost evenly, so it
+    mostly mixes tokens. The plot opens on layer 0; move the layer slider to see the last layer
+    flatten.
     """),
     code("""
     codec = codec_for(model.config)
     crop_points = [decode_output(o, codec)[0][0] for o in result.outputs]  # (K, 2) crop pixels per cycle
     print(f"uniform attention would be 1/(17+N) = {1 / geo['tokens']:.4f} per token")
-    peak, dist = np.zeros(geo["depth"]), np.zeros(geo["depth"])
+    peak, dist, mass = np.zeros(geo["depth"]), np.zeros(geo["depth"]), np.zeros(geo["depth"])
     for e in examples:
         r = run_pose(model, e.image, e.bbox, cycles=1, return_attention=True)
         pts = decode_output(r.outputs[0], codec)[0][0] / np.asarray(geo["patch_pixels"])[::-1]  # in patches (x, y)
@@ -208,9 +213,11 @@ from sdpose_core.viz.teaching import patch_grid_figure, position_similarity_figu
                 amap = keypoint_attention_map(r.outputs[0].attention, layer, "mean", k, geo["grid_size"]).numpy()
                 iy, ix = np.unravel_index(amap.argmax(), amap.shape)
                 peak[layer] += amap.max() / (len(examples) * len(KEYPOINT_NAMES))
+                mass[layer] += amap.sum() / (len(examples) * len(KEYPOINT_NAMES))
                 dist[layer] += np.hypot(ix + 0.5 - pts[k, 0], iy + 0.5 - pts[k, 1]) / (len(examples) * len(KEYPOINT_NAMES))
-    display(Markdown("| layer | peak attention (× uniform) | peak → prediction (patches) |\\n| ---: | ---: | ---: |\\n"
-                     + "\\n".join(f"| {l} | {peak[l]:.3f} ({peak[l] * geo['tokens']:.1f}×) | {dist[l]:.1f} |"
+    display(Markdown("| layer | peak attention (× uniform) | peak → prediction (patches) | on all patches |\\n"
+                     "| ---: | ---: | ---: | ---: |\\n"
+                     + "\\n".join(f"| {l} | {peak[l]:.3f} ({peak[l] * geo['tokens']:.1f}×) | {dist[l]:.1f} | {mass[l]:.2f} |"
                                   for l in range(geo["depth"]))))
 
     def show_attention(keypoint, cycle, layer, head):
@@ -359,12 +366,13 @@ from sdpose_core.viz.teaching import loss_curves_figure
 
     These are tens of steps on a CPU, far too few for accuracy differences: the bundled student
     is the reference (its PCK@0.2 on the same bundled samples is printed below the table). The measured
-    comparison is the table in section 5. What these steps do show, measured when this notebook was
-    written: the two runs end **identical to four digits**, because at the official α the token terms
-    are about $10^{-3}$ of the loss. In *both* runs the token gap collapses, from ≈ 0.05 before
-    training to ≈ 0.0002. Supervising every cycle with the same heatmaps already makes the cycles
-    agree; at this budget the token term adds nothing visible. The cells print the numbers of
-    your run.
+    comparison is the table in section 5. What these steps do show: at the official α the two runs
+    end **identical** to the printed digits (the last line prints their largest heatmap-loss
+    difference over all steps), because the token terms are a tiny fraction of the loss (compare
+    `kpt_dist_loss` and `vis_dist_loss` with `heatmap_loss` in section 3). In *both* runs the token
+    gap collapses; the cell prints it before and after training. Supervising every cycle with the
+    same heatmaps already makes the cycles agree; at this budget the token term adds nothing
+    visible.
     """),
     code("""
     ALPHA = 5e-6               # SDPose's token weight. Exercise: try 1e-2 and rerun this cell and the next
@@ -442,7 +450,7 @@ from sdpose_core.viz.teaching import loss_curves_figure
 
     Set `ALPHA = 1e-2` in section 4 and rerun the two cells. Now the token terms are large enough to
     change the training, and the two runs differ. Is the SDPose run's token gap *below* the α = 0
-    run's? (When we ran it, it was not: after 3 epochs it was ≈ 0.016 against ≈ 0.0002, and the
+    run's? (When we ran it, it was not: after 3 epochs it ended well above the α = 0 run's, and the
     heatmap loss was slightly higher. The heatmap terms had already closed the gap, and the large
     visual-token term mostly perturbed the run.) Then try `ALPHA = 1.0`. With 5e-6 the official weight
     is too small for tens of steps to show anything: the paper trains 300 epochs.
@@ -515,6 +523,13 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
     prediction for the chosen keypoint. Move $\\mu$ onto the teacher's peak and match $\\sigma$ to its
     width, and watch `reg2hm_loss` fall (`Reg2HMLoss`, official weighting). The title also shows the
     **score target**, the teacher's value at the nearest pixel (`ScoreLoss`).
+
+    Peak 1 and the head's own $\\sigma$ are the official form (`Reg2HMLoss()`, the
+    `distilpose-official` recipe), and that is what the sliders draw. The bundled
+    `synth-regression` was trained with the `distilpose` recipe, which changes only how $G$ is
+    drawn: it peaks at the teacher map's own maximum, with $\\sigma + 1$ px
+    (`Reg2HMLoss(amplitude="teacher_peak", min_sigma=1.0)`); the loss table of section 3 uses that
+    form. Why: `docs/training.md`, section *DistilPose's σ trap*.
     """),
     code("""
     k0 = 0
@@ -580,23 +595,26 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
     ## 5. Teacher vs student on examples
 
     The label, the teacher, and the student on each bundled example. The OKS agreement is 1 when the
-    student puts every keypoint where the teacher does.
+    student puts every keypoint where the teacher does; the cell prints it for each example.
 
-    **The bundled regression student has not learned to follow the person.** Its training run
-    (`distilpose` recipe, AP 0.1 ×100 when this was written: see its note at the top) ended at the
-    *mean pose*: nearly the same skeleton, placed inside every box. Its OKS against the teacher can
-    still look fair (≈ 0.6), because on these centred crops the mean pose is never far off. The cell
-    measures it: how much each model's keypoints move from person to person (box-normalised), and
-    the spread of its scores. A student that ignores the image has a small spread on both.
+    A regression student can fail by ignoring the image: it ends at the *mean pose*, nearly the
+    same skeleton placed inside every box. On these centred crops such a student can still get a
+    fair-looking OKS, so the cell also measures how much each model's keypoints move from person to
+    person (box-normalised), and the range of the student's scores. A student that ignores the
+    image has a small spread on both. The bundled student follows the person: the printed spread
+    of its keypoints is close to the teacher's and the labels'. (A DistilPose student trained with
+    the official loss on this budget did end at one pose for every crop: `docs/training.md`,
+    *DistilPose's σ trap*.)
     """),
     code("""
     def box_normalised(points, bbox):
         return (np.asarray(points) - bbox[:2]) / bbox[2:]
 
     spread = {"label": [], "teacher": [], "student": []}
-    student_scores = []
+    student_scores, agreement = [], []
     for e in examples:
         t, s = run_pose(teacher, e.image, e.bbox), run_pose(student, e.image, e.bbox)
+        agreement.append(oks_agreement(s.keypoints, t.keypoints, box_area(e.bbox, e.image.shape[:2])))
         spread["label"].append(np.where(e.label_visible()[:, None] > 0, box_normalised(e.keypoints[:, :2], e.bbox), np.nan))
         spread["teacher"].append(box_normalised(t.keypoints, e.bbox))
         spread["student"].append(box_normalised(s.keypoints, e.bbox))
@@ -605,6 +623,7 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
     for name, pts in spread.items():
         print(f"  {name:>8}: {np.nanmean(np.nanstd(np.stack(pts), axis=0)):.3f}")
     print(f"student scores: {np.min(student_scores):.3f} to {np.max(student_scores):.3f}")
+    print("student OKS vs teacher per example: " + ", ".join(f"{a:.2f}" for a in agreement))
 
     def show_pair(example):
         e = examples[example]
@@ -622,8 +641,9 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
 
     Two identical regression students train on a generated SynthPose set for the same seeded steps.
     One learns from the labels only (`RegressionObjective`); the other also learns from the frozen
-    teacher (`DistilPoseObjective`, official weights except `ALPHA`, the `reg2hm` weight). Both
-    curves show `reg_loss`, the label term they share.
+    teacher (`DistilPoseObjective`, official weights except `ALPHA`, the `reg2hm` weight, and the
+    official peak-1 simulated heatmap of section 2). Both curves show `reg_loss`, the label term
+    they share.
     """),
     code("""
     ALPHA = 1.0          # reg2hm_loss weight (official 1.0). Exercise: try 0.0 and 10.0, rerun
@@ -649,11 +669,14 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
     ## Exercise
 
     Set `ALPHA = 0.0` in section 6 (no simulated-heatmap term) and rerun. Then try `ALPHA = 10.0`.
-    Which run's `reg_loss` falls fastest over these few steps? The bundled teacher is trained but
-    weak (its note at the top gives its AP): the simulated-heatmap term pulls the student towards
-    the teacher's maps, mistakes included, and the bundled student shows that a full run with these
-    weights can still end at the mean pose. Would a larger `ALPHA` help a student escape the mean
-    pose, or tie it closer to the teacher's blurry maps? How would you tell from the curves?
+    Which run's `reg_loss` falls fastest over these few steps? The simulated-heatmap term pulls the
+    student towards the teacher's maps, mistakes included (the teacher's AP is in its note at the
+    top). Then add `amplitude="teacher_peak", min_sigma=1.0` to the `DistilPoseObjective(...)` call,
+    the form the bundled student was trained with, and rerun. Every step also logs `sigma_mean`
+    (the σ the simulated heatmap is drawn with) and `coord_batch_std` (how much the predicted
+    coordinates vary over the batch) in `logs[name].steps`. Which form keeps σ above a pixel, and
+    do the coordinates of both runs keep following the image? (`docs/training.md`, *DistilPose's
+    σ trap*, says what to look for.)
     """),
 ]
 
@@ -777,9 +800,9 @@ from sdpose_core.viz.teaching import decay_schedule_figure, loss_curves_figure, 
 
     After every epoch the student runs on one bundled crop. The slider steps through the
     snapshots, and the second plot tracks their OKS agreement with the teacher. Do not expect a
-    smooth climb from 36 steps: when this notebook was written, the agreement wandered between
-    ≈ 0.1 and ≈ 0.3 from epoch to epoch (stage 2 ended highest). The last line prints, for
-    comparison, the agreement of the bundled `synth-simcc`: the same two stages, run for hours.
+    smooth climb from 36 steps: the last line prints the agreement of every snapshot, and it
+    wanders from epoch to epoch. For comparison, the same line ends with the agreement of the
+    bundled `synth-simcc` (the same two stages in a full training run), which is far higher.
     """),
     code("""
     KD_WEIGHT = 0.1         # stage-1 logit weight (official 0.1). Exercise: try 1.0 and rerun
@@ -1058,10 +1081,10 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, overlay_figure
     Then set `KEYPOINT = 0` (nose). Hiding the face is what makes left and right hard to tell apart.
     Does the worst case of section 2 become a swap?
 
-    *The bundled models are trained but weak (their AP is in the notes at the top): most persons have
-    an OKS well below 1, for the teacher too, so the "failures" above are the clearest of many. With
-    untrained weights (no checkpoint bundled) the maps are diffuse and every person is a failure. The
-    method still works; the story gets sharper with stronger checkpoints.*
+    *The bundled models were trained on SynthPose only (their AP is in the notes at the top). The
+    last line of section 2 prints their mean OKS over all the samples; the cases in its table are
+    the student's worst, well below that mean. With untrained weights (no checkpoint bundled) the
+    maps are diffuse and every person is a failure.*
     """),
 ]
 
