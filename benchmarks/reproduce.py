@@ -75,7 +75,7 @@ STUDENTS = (  # in the order they start: the bundled roles first, the KD family 
     Job("mgd", "mgd", teacher="simcc-teacher"),
 )
 # the bundled files the default (students-only) mode distils from
-BUNDLED = {"backbone": CHECKPOINT_DIR / "synth-backbone.pt", "teacher": CHECKPOINT_DIR / "synth-teacher.pt",
+BUNDLED = {"backbone": CHECKPOINT_DIR / "backbone.pt", "teacher": CHECKPOINT_DIR / "synth-teacher.pt",
            "simcc-teacher": CHECKPOINT_DIR / "synth-simcc-teacher.pt"}
 
 
