@@ -136,7 +136,8 @@ def plot_curves(payload: dict, path: Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("training step (batch 32)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # the foundation panel is empty when it was read, not trained
+            ax.legend(fontsize=8)
     axes[0].set_ylabel("AP on SynthPose val (easy + medium), ×100")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
