@@ -603,8 +603,8 @@ from sdpose_core.viz.teaching import keypoint_bars_figure, loss_curves_figure
     person (box-normalised), and the range of the student's scores. A student that ignores the
     image has a small spread on both. The bundled student follows the person: the printed spread
     of its keypoints is close to the teacher's and the labels'. (A DistilPose student trained with
-    the official loss on this budget did end at one pose for every crop: `docs/training.md`,
-    *DistilPose's σ trap*.)
+    the official loss put one pose in every crop for its first epochs, and with a weaker teacher
+    for good: `docs/training.md`, *DistilPose's σ trap*.)
     """),
     code("""
     def box_normalised(points, bbox):
