@@ -19,9 +19,8 @@ import torch
 
 from sdpose_core import load_model
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
-from sdpose_core.distill.distilpose import DistilPoseLoss
+from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss
 from sdpose_core.evaluate.predict import codec_for
-from sdpose_core.train.recipes import get_recipe
 from sdpose_core.train.targets import CodecTargets
 
 
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     data = CocoKeypointDataset(args.data, student.config.input_size, train=False,
                                target_fn=CodecTargets(codec_for(student.config)))
     batch = collate([data[i] for i in range(min(args.batch, len(data)))])
-    loss = DistilPoseLoss() if args.official else DistilPoseLoss(**dict(get_recipe("distilpose").loss_options))
+    loss = DistilPoseLoss() if args.official else DistilPoseLoss(**dict(DISTILPOSE_INTENT))
     rows = probe(student, teacher, batch, loss)
     print(f"student {args.student}, teacher {args.teacher}, {len(batch['image'])} crops of {args.data}, "
           f"{'official' if args.official else 'distilpose recipe'} simulated heatmap\n")

@@ -24,6 +24,12 @@ from sdpose_core.distill.common import TokenDistilLoss, joints_mse_loss, last_re
 from sdpose_core.models.outputs import CycleOutput
 
 
+# The paper's intent for the simulated heatmap (docs/training.md, "DistilPose's σ trap"): it peaks
+# at the teacher's own maximum and is never narrower than one heatmap pixel. Keyword arguments of
+# Reg2HMLoss / DistilPoseLoss; the ``distilpose`` recipe trains with them.
+DISTILPOSE_INTENT: tuple[tuple[str, object], ...] = (("amplitude", "teacher_peak"), ("min_sigma", 1.0))
+
+
 def simulated_heatmap(
     coords: torch.Tensor, sigma: torch.Tensor, heatmap_size: tuple[int, int], eps: float = 1e-9
 ) -> torch.Tensor:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sdpose_core.distill.distilpose import DistilPoseLoss
-from sdpose_core.train.recipes import get_recipe
+from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss
 from sdpose_core.models.outputs import CycleOutput
 
 
@@ -60,11 +59,11 @@ def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
     Args:
         student: a regression-head record (coords, sigma, score, tokens).
         teacher: a heatmap record of the same crop.
-        loss: default: the ``distilpose`` recipe's loss (the one the bundled student was trained with).
+        loss: default: ``DISTILPOSE_INTENT``, the form the ``distilpose`` recipe (and the bundled student) trains with.
     """
     _require(student, "coords", "sigma", "score", who="student (needs a DistilPose regression head)")
     _require(teacher, "heatmaps", who="teacher (needs a heatmap head)")
-    loss = loss or DistilPoseLoss(**dict(get_recipe("distilpose").loss_options))
+    loss = loss or DistilPoseLoss(**dict(DISTILPOSE_INTENT))
     coords, sigma, hm_t = student.coords[:1], student.sigma[:1], teacher.heatmaps[:1]
     k = coords.shape[1]
     weight = torch.ones(1, k, 2, dtype=coords.dtype)

@@ -186,11 +186,15 @@ def _shared_backbone(name: str, source: str) -> dict[str, torch.Tensor]:
     if path is None:
         raise CheckpointError(f"{source}: its backbone file {name} is not in its folder or the "
                               f"{SHARED_BACKBONE_LEVELS - 1} enclosing ones (no such file)")
-    obj = read_checkpoint(path)
+    return _backbone_weights(read_checkpoint(path), f"{source}: its backbone file {path}")
+
+
+def _backbone_weights(obj: Any, where: str) -> dict[str, torch.Tensor]:
+    """The ``backbone.*`` tensors of a loaded backbone-file object; CheckpointError naming ``where``."""
     state = obj.get("state_dict") if isinstance(obj, dict) else None
     backbone = {k: v for k, v in state.items() if k.startswith("backbone.")} if isinstance(state, dict) else {}
     if not backbone:
-        raise CheckpointError(f"{source}: its backbone file {path} has no backbone.* weights")
+        raise CheckpointError(f"{where} has no backbone.* weights")
     return backbone
 
 
@@ -204,11 +208,9 @@ def read_backbone(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     checkpoint :func:`load_model` reads (``sdpose train --backbone`` accepts either)."""
     obj = read_checkpoint(path)
     if isinstance(obj, dict) and obj.get("kind") == "backbone":
-        state = obj.get("state_dict")
-        if not isinstance(state, dict) or not any(k.startswith("backbone.") for k in state):
-            raise CheckpointError(f"{path}: backbone file without backbone.* weights")
+        state = _backbone_weights(obj, f"{path}: this backbone file")
         check_finite(state, str(path))
-        return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        return state
     model = model_from_checkpoint(obj, str(path))
     if not hasattr(model, "backbone"):
         raise CheckpointError(f"{path}: this {model.config.name} model has no backbone to copy")

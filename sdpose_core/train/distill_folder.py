@@ -24,7 +24,7 @@ from typing import Any
 
 from torch import nn
 
-from sdpose_core.distill.distilpose import DistilPoseLoss, coord_smooth_l1_loss
+from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss, coord_smooth_l1_loss
 from sdpose_core.io.atomic import atomic_write_bytes
 from sdpose_core.models.config import ModelConfig
 from sdpose_core.train.distributed import cleanup
@@ -81,7 +81,7 @@ def teacher_objective(recipe: str, config: ModelConfig) -> nn.Module:
                          f"{config.name} has a {config.head} head")
     if recipe == "sdpose":
         return TeacherHeatmapObjective()
-    return TeacherDistilPoseObjective(**dict(get_recipe("distilpose").loss_options))
+    return TeacherDistilPoseObjective(**dict(DISTILPOSE_INTENT))
 
 
 class FolderDistillTrainer(Trainer):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from sdpose_core.distill.distilpose import DISTILPOSE_INTENT
 from sdpose_core.models.zoo import build_model
 from sdpose_core.train.objectives import (
     DistilPoseObjective, DWPoseStage1Objective, DWPoseStage2Objective, HeatmapObjective,
@@ -53,10 +54,6 @@ class Recipe:
     teacher: str = "none"
     loss_options: tuple[tuple[str, object], ...] = ()
 
-
-# DistilPose as its paper intends it (docs/training.md, "DistilPose's sigma trap"): the simulated
-# Gaussian peaks at the teacher's own maximum and is never narrower than one heatmap pixel.
-DISTILPOSE_INTENT = (("amplitude", "teacher_peak"), ("min_sigma", 1.0))
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("backbone", "synth-backbone", "pretrain the token models' CNN backbone on heatmaps (then --backbone it)"),
