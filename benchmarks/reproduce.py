@@ -30,6 +30,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -133,11 +134,12 @@ def _steps_per_epoch(budget: Budget, job: Job) -> int:
 
 
 def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budget: Budget, workers: int,
-             known: dict[str, Path], results: dict) -> None:
+             known: dict[str, Path], results: dict, on_done: Callable[[], None] = lambda: None) -> None:
     """Every (seed, job) through a process pool, each started once its teacher is trained.
 
     ``known`` maps job names to finished checkpoints shared by every seed (the backbone, the
-    teachers); ``results[seed][job]`` receives each row.
+    teachers); ``results[seed][job]`` receives each row, and ``on_done`` runs after each (to save
+    them, so a killed run keeps every finished job).
     """
     pending = list(jobs)
     ctx = multiprocessing.get_context("spawn")
@@ -170,6 +172,7 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
                 row = results[seed][job.name]
                 print(f"seed {seed} {job.name:<20} AP {row['AP']:.4f}  held-out easy {row['heldout-easy']:.4f}"
                       f"  medium {row['heldout-medium']:.4f}  {row['seconds']:.0f} s", flush=True)
+                on_done()
 
 
 def make_data(out: Path, budget: Budget) -> dict[str, Path]:
@@ -188,6 +191,8 @@ def make_data(out: Path, budget: Budget) -> dict[str, Path]:
 def add_two_cycle_rows(results: dict, seeds: list[int], data: dict[str, Path]) -> None:
     """SDPose evaluated with both cycles (the paper's "within 1 AP of the multi-cycle run")."""
     for seed in seeds:
+        if "sdpose" not in results.get(seed, {}):
+            continue
         row = dict(results[seed]["sdpose"])
         model = load_model(row["checkpoint"])
         row.update(AP=evaluate_model(model, data["val"], cycle=2, progress=False)["AP"], seconds=0.0, curve=[])
@@ -219,9 +224,16 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
             raise SystemExit(f"bundled models missing: {missing}; run with --from-scratch")
         known = dict(BUNDLED)
     foundation_s = time.perf_counter() - start
-    todo = [(seed, job) for seed in args.seeds for job in STUDENTS if job.name not in results.get(seed, {})]
+    wanted = [job for job in STUDENTS if not args.jobs or job.name in args.jobs]
+    # job-major: every seed of the first jobs before any seed of the later ones (paired rows early)
+    todo = [(seed, job) for job in wanted for seed in args.seeds if job.name not in results.get(seed, {})]
     start = time.perf_counter()
-    run_pool(todo, data, args.out, budget, args.workers, known, results)
+
+    def save_partial() -> None:
+        partial = {**saved, "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
+        (args.out / "results.json").write_text(json.dumps(partial, indent=1))
+
+    run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial)
     per_seed = list(saved.get("students_wall_per_seed_s", []))
     if todo:  # wall time per seed of this invocation (seeds that were already done cost nothing)
         per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
@@ -247,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
+    parser.add_argument("--jobs", nargs="+", choices=[job.name for job in STUDENTS], default=None,
+                        help="train only these students (default: all); the others keep earlier results")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="also train the backbone and both teachers instead of reading the bundled ones")
