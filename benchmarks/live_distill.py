@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from sdpose_core.interpret import box_area, oks_agreement
+    from sdpose_core.evaluate.inference import box_area, oks_agreement
     from sdpose_core.train.live import live_distill
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -1,7 +1,7 @@
 """Which models the explorer shows, where they came from, and a small cache of their outputs.
 
 No model math here: loading goes through ``sdpose_core.io.checkpoint.load_model`` and inference
-through ``sdpose_core.interpret.run_pose``.
+through ``sdpose_core.evaluate.inference.run_pose``.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdpose_core.interpret import PoseResult, run_pose
+from sdpose_core.evaluate.inference import PoseResult, run_pose
 from sdpose_core.io.checkpoint import CheckpointError, load_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
 

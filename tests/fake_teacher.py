@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdpose_core.train.teacher import TeacherView
+from sdpose_core.models.outputs import TeacherView
 
 SIDE = 64
 

@@ -31,7 +31,7 @@ from bad_input_builders import (EXAMPLE, EXAMPLE_BOX, MARKER, Case, Outcome, ckp
 from sdpose_core import load_model
 from sdpose_core.cli import main as cli_main
 from sdpose_core.data.topdown import CocoKeypointDataset
-from sdpose_core.io.checkpoint import CheckpointError
+from sdpose_core.errors import CheckpointError
 from sdpose_core.io.images import load_user_image
 
 

@@ -15,9 +15,9 @@ from sdpose_core import load_model  # noqa: E402
 from sdpose_core.cli import main as cli_main  # noqa: E402
 from sdpose_core.data.topdown import CocoKeypointDataset  # noqa: E402
 from sdpose_core.data.transforms import crop_to_image  # noqa: E402
+from sdpose_core.evaluate.inference import run_pose  # noqa: E402
 from sdpose_core.evaluate.pck import pck  # noqa: E402
 from sdpose_core.evaluate.predict import evaluate_predictions, predict_dataset  # noqa: E402
-from sdpose_core.interpret import run_pose  # noqa: E402
 from sdpose_core.io.images import load_user_image  # noqa: E402
 from sdpose_core.real import MissingExtraError, install_blazepose  # noqa: E402
 from sdpose_core.real.blazepose import BlazePose, roi_from_landmarks  # noqa: E402

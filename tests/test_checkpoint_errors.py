@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from sdpose_core import load_model
-from sdpose_core.io.checkpoint import CheckpointError, save_backbone, save_model
+from sdpose_core.errors import CheckpointError
+from sdpose_core.io.checkpoint import save_backbone, save_model
 from sdpose_core.models import build_model
 
 

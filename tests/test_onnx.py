@@ -16,9 +16,9 @@ from sdpose_core import load_model  # noqa: E402
 from sdpose_core.cli import main as cli_main  # noqa: E402
 from sdpose_core.data.topdown import CocoKeypointDataset  # noqa: E402
 from sdpose_core.data.transforms import normalize_image  # noqa: E402
+from sdpose_core.errors import CheckpointError  # noqa: E402
+from sdpose_core.evaluate.inference import run_pose  # noqa: E402
 from sdpose_core.evaluate.predict import evaluate_model, predict_dataset  # noqa: E402
-from sdpose_core.interpret import run_pose  # noqa: E402
-from sdpose_core.io.checkpoint import CheckpointError  # noqa: E402
 from sdpose_core.models.zoo import ZOO, build_model  # noqa: E402
 from sdpose_core.real.common import RTMPOSE_MEAN, RTMPOSE_STD, to_rtmpose  # noqa: E402
 from sdpose_core.real.onnx_pose import OnnxPoseModel, export_onnx  # noqa: E402

@@ -8,8 +8,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "sdpose_core"
 MAX_LINES = 450
@@ -108,7 +106,6 @@ def _describe_cycle(graph, members: list[str]) -> str:
     return "cycle between " + ", ".join(members) + "\n" + "\n".join(edges)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the cycle interpret/io/real/train is being removed")
 def test_no_import_cycle_between_parts():
     graph = part_graph()
     found = cycles(graph)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import plotly.graph_objects as go
 
-from sdpose_core.interpret import box_area, oks_agreement
+from sdpose_core.evaluate.inference import box_area, oks_agreement
 from sdpose_core.viz import PoseDrawing, confidence_bar_figure, skeleton_figure
 
 from ..inputs import parse_box, read_image

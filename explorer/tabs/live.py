@@ -12,7 +12,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from sdpose_core.data.transforms import bbox_xywh_to_center_scale
-from sdpose_core.interpret import box_area, oks_agreement
+from sdpose_core.evaluate.inference import box_area, oks_agreement
 from sdpose_core.train.live import LiveDistillResult, iter_live_distill
 from sdpose_core.train.teacher import keypoint_box
 from sdpose_core.viz import PoseDrawing

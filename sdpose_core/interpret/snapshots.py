@@ -7,10 +7,9 @@ from typing import Sequence
 
 import numpy as np
 
+from sdpose_core.evaluate.inference import PoseResult, run_pose
 from sdpose_core.io.checkpoint import model_from_checkpoint, read_checkpoint
 from sdpose_core.train.run_dir import RunDir
-
-from .inference import PoseResult, run_pose
 
 
 @dataclass

@@ -19,9 +19,10 @@ from torch.utils.data import DataLoader, RandomSampler
 from sdpose_core.data.coco_meta import FLIP_INDEX, KEYPOINT_NAMES
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import AugmentConfig
+from sdpose_core.errors import CheckpointError
 from sdpose_core.evaluate.coco_eval import oks
 from sdpose_core.evaluate.predict import codec_for, predict_dataset
-from sdpose_core.io.checkpoint import CheckpointError, load_model
+from sdpose_core.io.checkpoint import load_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
 from sdpose_core.train.targets import CodecTargets
 

@@ -26,8 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from sdpose_core.errors import CheckpointError
 from sdpose_core.models.config import ModelConfig
 from sdpose_core.models.zoo import ZOO, build_model, bundled_checkpoint
+from sdpose_core.real import is_real_model, load_real_model
 
 from .atomic import atomic_torch_save
 from .official import OfficialLayoutError, infer_config, is_official, map_state_dict, split_layout
@@ -36,10 +38,6 @@ FORMAT = "sdpose-explorer"
 FORMAT_VERSION = 1
 SHARED_BACKBONE_LEVELS = 3  # a backbone_file is found in the checkpoint's folder or 2 above it
 _RESERVED = {"format", "format_version", "model_type", "config", "state_dict", "backbone_file"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint could not be used; the message names the file and the problem."""
 
 
 # ---- reading ---------------------------------------------------------------------------------
@@ -281,9 +279,7 @@ def load_model(name_or_path: str | os.PathLike, map_location: Any = "cpu", *, cy
     """
     cycle_num = cycle_num if cycle_num is not None else cycles
     path = Path(name_or_path)
-    from sdpose_core.real import is_real_model, load_real_model  # "blazepose", .onnx, .tflite
-
-    if is_real_model(name_or_path):
+    if is_real_model(name_or_path):  # "blazepose", .onnx, .tflite
         return load_real_model(name_or_path)
     if path.is_file():
         model = model_from_checkpoint(read_checkpoint(path, map_location), str(path), cycle_num=cycle_num,

@@ -1,8 +1,10 @@
-"""The one output record every model returns, one per cycle run (DESIGN.md "Model outputs")."""
+"""The one output record every model returns, one per cycle run (DESIGN.md "Model outputs"), and
+what a teacher says about one person in one photo (:class:`TeacherView`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import torch
 
 
@@ -45,3 +47,22 @@ class CycleOutput:
                 return [t.detach() for t in v]
             return v
         return CycleOutput(**{f.name: _d(getattr(self, f.name)) for f in fields(self)})
+
+
+@dataclass
+class TeacherView:
+    """What a teacher says about one person in one photo (``sdpose_core.train.teacher``).
+
+    Attributes:
+        keypoints: (K, 2) in original image pixels.
+        scores: (K,) confidences.
+        heatmaps: (K, h, w) float32, in the teacher's own heatmap frame.
+        heatmap_to_image: (2, 3) affine mapping heatmap pixels (x, y) to image pixels.
+        bbox: (4,) x, y, w, h of the person box the teacher looked at.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    heatmaps: np.ndarray
+    heatmap_to_image: np.ndarray
+    bbox: np.ndarray

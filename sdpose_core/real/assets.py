@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from sdpose_core.io.checkpoint import CheckpointError
+from sdpose_core.errors import CheckpointError
 
 MODEL_MEMBER = "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"
 MODEL_NAME = "pose_landmark_full.tflite"

@@ -28,7 +28,7 @@ from torch import nn
 from sdpose_core.data.topdown import load_image_crop
 from sdpose_core.data.transforms import apply_affine, crop_to_image, get_affine_matrix, invert_affine
 from sdpose_core.evaluate.predict import codec_for
-from sdpose_core.models.outputs import CycleOutput
+from sdpose_core.models.outputs import CycleOutput, TeacherView
 
 from .assets import MissingExtraError, require_blazepose
 from .common import check_images, external_config, to_rgb01
@@ -180,14 +180,12 @@ class BlazePose(nn.Module):
         return [CycleOutput(heatmaps=torch.from_numpy(heatmaps), coords=torch.from_numpy(coords),
                             score=torch.from_numpy(np.log(vis / (1 - vis)))[..., None].float())]
 
-    def teacher_view(self, image: np.ndarray, bbox: Sequence[float] | None = None) -> Any:
-        """A ``TeacherView`` (sdpose_core.train.teacher) with the native 64x64 heatmaps.
+    def teacher_view(self, image: np.ndarray, bbox: Sequence[float] | None = None) -> TeacherView:
+        """A ``TeacherView`` (sdpose_core.models.outputs) with the native 64x64 heatmaps.
 
         Keypoints and scores are what ``run_pose`` gives; ``heatmap_to_image`` maps the second
         pass's heatmap pixels straight to image pixels (one resampling less for distillation).
         """
-        from sdpose_core.train.teacher import TeacherView
-
         tensor, meta = load_image_crop(image, bbox, input_size=self.config.input_size)
         result = self.run_crops(to_rgb01(tensor[None]))[0]
         kpts, scores = codec_for(self.config).decode(result.heatmaps_in_crop(self.config.out_heatmap_size)[None])

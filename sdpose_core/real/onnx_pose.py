@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdpose_core.io.checkpoint import CheckpointError
+from sdpose_core.errors import CheckpointError
 from sdpose_core.models.outputs import CycleOutput
 
 from .assets import MissingExtraError

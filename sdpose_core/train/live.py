@@ -26,11 +26,12 @@ from sdpose_core.data.transforms import (
 from sdpose_core.evaluate.predict import codec_for, decode_output
 from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig
+from sdpose_core.models.outputs import TeacherView
 from sdpose_core.models.zoo import build_model
 from sdpose_core.train.distill_folder import teacher_objective
 from sdpose_core.train.pseudo_label import teacher_labels
 from sdpose_core.train.targets import CodecTargets
-from sdpose_core.train.teacher import TeacherView, as_teacher, crop_heatmaps, look, teacher_name
+from sdpose_core.train.teacher import as_teacher, crop_heatmaps, look, teacher_name
 from sdpose_core.train.trainer import cosine_lr
 
 # The default live student: a SimpleBaseline-style CNN small enough for a few hundred steps on a

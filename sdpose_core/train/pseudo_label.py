@@ -31,8 +31,9 @@ from sdpose_core.evaluate.predict import codec_for
 from sdpose_core.io.atomic import atomic_write_bytes
 from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig
+from sdpose_core.models.outputs import TeacherView
 from sdpose_core.train.targets import CodecTargets
-from sdpose_core.train.teacher import Teacher, TeacherView, crop_heatmaps, look, teacher_name
+from sdpose_core.train.teacher import Teacher, crop_heatmaps, look, teacher_name
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 LABELS_VERSION = 1

@@ -16,7 +16,6 @@ photo, never inside the training loop.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -28,29 +27,11 @@ from torch import nn
 
 from sdpose_core.data.transforms import flip_keypoint_order
 from sdpose_core.distill.distilpose import simulated_heatmap
-from sdpose_core.interpret.inference import run_pose
-from sdpose_core.io.checkpoint import CheckpointError, load_model
+from sdpose_core.errors import CheckpointError
+from sdpose_core.evaluate.inference import run_pose
+from sdpose_core.io.checkpoint import load_model
 from sdpose_core.models.config import ModelConfig
-from sdpose_core.models.outputs import CycleOutput
-
-
-@dataclass
-class TeacherView:
-    """What a teacher says about one person in one photo.
-
-    Attributes:
-        keypoints: (K, 2) in original image pixels.
-        scores: (K,) confidences.
-        heatmaps: (K, h, w) float32, in the teacher's own heatmap frame.
-        heatmap_to_image: (2, 3) affine mapping heatmap pixels (x, y) to image pixels.
-        bbox: (4,) x, y, w, h of the person box the teacher looked at.
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    heatmaps: np.ndarray
-    heatmap_to_image: np.ndarray
-    bbox: np.ndarray
+from sdpose_core.models.outputs import CycleOutput, TeacherView
 
 
 Teacher = Callable[[np.ndarray, Sequence[float] | None], TeacherView]
