@@ -146,12 +146,44 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _cmd_animate(args: argparse.Namespace) -> int:
+    from sdpose_core.data.topdown import read_image_rgb
+    from sdpose_core.interpret.history_views import keypoint_index, snapshot_views
+    from sdpose_core.viz.frames import animation_frames, write_gif
+
+    if args.out.suffix.lower() != ".gif":
+        raise CLIError(f"--out {args.out}: animations are written as .gif")
+    image = None if args.image is None else read_image_rgb(args.image)
+    views = snapshot_views(args.run, image, args.bbox, keypoint=args.keypoint, cycle=args.cycle, layer=args.layer)
+    frames = animation_frames(views, args.view, keypoint_index(args.keypoint), scale=args.scale)
+    out = write_gif(frames, args.out, fps=args.fps)
+    print(f"wrote {out}: {len(frames)} frames ({', '.join(v.label for v in views)}), "
+          f"{frames[0].width}x{frames[0].height} px, {out.stat().st_size / 1024:.0f} KB")
+    return 0
+
+
+def _add_animate_command(sub) -> None:
+    p = sub.add_parser("animate", help="a snapshot-by-snapshot GIF of one view of a training run")
+    p.add_argument("--run", required=True, type=Path, help="run folder with history/ (e.g. data_samples/checkpoints/sdpose)")
+    p.add_argument("--view", required=True, choices=("attention", "skeleton", "heatmap"))
+    p.add_argument("--out", required=True, type=Path, help="the .gif to write")
+    p.add_argument("--image", type=Path, help="photo (default: the first bundled SynthPose person)")
+    p.add_argument("--bbox", type=float, nargs=4, metavar=("X", "Y", "W", "H"), help="person box (default: whole photo)")
+    p.add_argument("--keypoint", default="left_wrist", help="COCO name or 0-based index (attention, heatmap)")
+    p.add_argument("--cycle", type=_positive_int, default=1, help="1-based cycle (default 1)")
+    p.add_argument("--layer", type=int, default=-1, help="attention layer (negative counts from the end)")
+    p.add_argument("--fps", type=float, default=2.0, help="frames per second (default 2)")
+    p.add_argument("--scale", type=_positive_int, default=3, help="pixels per crop pixel (default 3)")
+    p.set_defaults(func=_cmd_animate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdpose", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
     _add_train_command(sub)
     _add_real_photo_commands(sub)
+    _add_animate_command(sub)
     p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
     try:
         from explorer.__main__ import add_arguments
