@@ -221,7 +221,7 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_train_command(sub) -> None:
-    from sdpose_core.train.recipes import RECIPES
+    from sdpose_core.train.recipes import RECIPES, TEACHER_RECIPES
 
     p = sub.add_parser("train", help="train a teacher or a student with a distillation recipe")
     p.add_argument("--recipe", required=True, choices=list(RECIPES))
@@ -231,7 +231,7 @@ def _add_train_command(sub) -> None:
     p.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--teacher", type=Path, help="teacher checkpoint (distilpose, dwpose-s1, dwpose-s2)")
+    p.add_argument("--teacher", type=Path, help=f"teacher checkpoint ({', '.join(TEACHER_RECIPES)})")
     p.add_argument("--backbone", type=Path,
                    help="checkpoint whose .backbone is copied into the student and frozen (a `backbone` run)")
     p.add_argument("--finetune-backbone", action="store_true",
@@ -250,6 +250,8 @@ def _add_train_command(sub) -> None:
 
 def _add_real_photo_commands(sub) -> None:
     """export-onnx, install-blazepose, distill-folder."""
+    from sdpose_core.train.recipes import HEATMAP_TEACHER_RECIPES
+
     p = sub.add_parser("export-onnx", help="write a SimCC model as an RTMPose-layout ONNX file")
     p.add_argument("--model", required=True, help="zoo name or checkpoint of a SimCC model (e.g. synth-simcc)")
     p.add_argument("--out", required=True, type=Path, help="the .onnx file to write")
@@ -264,7 +266,7 @@ def _add_real_photo_commands(sub) -> None:
     p.add_argument("--teacher", required=True, help="zoo name, checkpoint or real teacher (e.g. blazepose)")
     p.add_argument("--images", required=True, type=Path, help="folder of photos (searched recursively)")
     p.add_argument("--out", required=True, type=Path, help="run folder (pseudo/ labels + the training run)")
-    p.add_argument("--recipe", choices=("distilpose", "sdpose"), default="distilpose")
+    p.add_argument("--recipe", choices=HEATMAP_TEACHER_RECIPES, default="distilpose")
     p.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
     p.add_argument("--student", help="zoo name of the student (default: the recipe's)")
     p.add_argument("--box", choices=("teacher", "image"), default="teacher",

@@ -265,7 +265,7 @@ def test_family_recipes_refuse_unusable_models():
     simcc, heatmap = build_model("synth-simcc"), build_model("synth-teacher")
     with pytest.raises(ValueError, match="simcc head"):
         build_objective(get_recipe("nkd"), simcc, heatmap)
-    with pytest.raises(ValueError, match="SimCC student"):
+    with pytest.raises(ValueError, match="needs a student with a simcc head"):
         build_objective(get_recipe("tf-nkd"), build_model("synth-student"), None)
     with pytest.raises(ValueError, match="token teacher"):
         build_objective(get_recipe("mgd"), simcc, build_model("synth-cnn-teacher"))

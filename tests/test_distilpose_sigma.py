@@ -85,4 +85,4 @@ def test_recipes_table_carries_the_distilpose_forms():
     assert dict(get_recipe("distilpose").loss_options) == dict(DISTILPOSE_INTENT)
     assert dict(DISTILPOSE_INTENT) == {"amplitude": "teacher_peak", "min_sigma": 1.0}
     assert get_recipe("distilpose-official").loss_options == ()
-    assert get_recipe("distilpose-official").teacher == "required"
+    assert get_recipe("distilpose-official").teacher_head == "heatmap"

@@ -406,7 +406,7 @@ def family_loss_terms(student: nn.Module, teacher: nn.Module | None, batch: dict
     for name in recipes:
         recipe = get_recipe(name)
         torch.manual_seed(seed)
-        objective = build_objective(recipe, student, frozen_copy(teacher) if recipe.teacher == "required" else None)
+        objective = build_objective(recipe, student, frozen_copy(teacher) if recipe.needs_teacher else None)
         with torch.no_grad():
             terms = objective(student, batch, epoch=0, max_epochs=1)
         out[name] = {k: float(v) for k, v in terms.items()}

@@ -18,81 +18,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
-from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss, coord_smooth_l1_loss
 from sdpose_core.io.atomic import atomic_write_bytes
-from sdpose_core.models.config import ModelConfig
+from sdpose_core.models.zoo import get_config
 from sdpose_core.train.distributed import cleanup
-from sdpose_core.train.objectives import HeatmapObjective
 from sdpose_core.train.pseudo_label import PseudoLabelDataset, PseudoLabels, find_images, pseudo_label_folder
-from sdpose_core.train.recipes import get_recipe
+from sdpose_core.train.recipes import heatmap_teacher_recipe, teacher_heatmap_objective
 from sdpose_core.train.teacher import as_teacher
 from sdpose_core.train.trainer import TrainOptions, Trainer
 
-# distill-folder recipe -> (the trainer recipe whose student, defaults and run bookkeeping it uses,
-#                           the student head it needs)
-FOLDER_RECIPES: dict[str, tuple[str, str]] = {"distilpose": ("regression", "regression"),
-                                              "sdpose": ("sdpose", "heatmap")}
 CROPS_PER_EPOCH = 256  # a small folder is repeated (each time newly augmented) up to this many crops
-
-
-class TeacherHeatmapObjective(HeatmapObjective):
-    """The SDPose objective with the teacher's (warped, cached) heatmaps as the heatmap targets."""
-
-    def __init__(self) -> None:
-        super().__init__(cycles=None, token_weight=5e-6)
-
-    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        batch = {**batch, "heatmaps": batch["teacher_heatmaps"], "target_weight": batch["teacher_weight"]}
-        return super().forward(student, batch, epoch, max_epochs)
-
-
-class TeacherDistilPoseObjective(nn.Module):
-    """DistilPose against cached teacher heatmaps: ``reg_loss`` (pseudo keypoints), ``reg2hm_loss``
-    (simulated heatmap vs teacher heatmap) and ``score_loss``, with the official weights and the
-    ``distilpose`` recipe's simulated-heatmap options."""
-
-    def __init__(self, **loss_options: Any) -> None:
-        super().__init__()
-        self.loss = DistilPoseLoss(**loss_options)
-
-    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        out = student(batch["image"], cycles=1)[0]
-        hm_t, weight = batch["teacher_heatmaps"], batch["coord_weight"]
-        terms = {"reg_loss": coord_smooth_l1_loss(out.coords, batch["coords"], weight, self.loss.coord_weight),
-                 "score_loss": self.loss.score_loss(out.coords, out.score, hm_t, weight),
-                 "reg2hm_loss": self.loss.reg2hm_loss(out.coords, out.sigma, hm_t, weight)}
-        terms["total"] = sum(terms.values())
-        return terms
-
-
-def teacher_objective(recipe: str, config: ModelConfig) -> nn.Module:
-    """The objective of a distill-folder / live recipe for a student with ``config``."""
-    if recipe not in FOLDER_RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(FOLDER_RECIPES)}")
-    head = FOLDER_RECIPES[recipe][1]
-    if config.head != head:
-        raise ValueError(f"recipe {recipe!r} needs a student with a {head} head; "
-                         f"{config.name} has a {config.head} head")
-    if recipe == "sdpose":
-        return TeacherHeatmapObjective()
-    return TeacherDistilPoseObjective(**dict(DISTILPOSE_INTENT))
-
-
-class FolderDistillTrainer(Trainer):
-    """The Trainer on a pseudo-labelled folder: its dataset and objective swapped, nothing else."""
-
-    def __init__(self, opts: TrainOptions, recipe: str, repeats: int) -> None:
-        super().__init__(opts)
-        self.recipe = replace(self.recipe, name=f"distill-folder-{recipe}")
-        self.train_set = PseudoLabelDataset(opts.data, self.student.config, seed=opts.seed, repeats=repeats)
-        self.objective = teacher_objective(recipe, self.student.config)
-        self.steps_per_epoch = self._steps_per_epoch()
 
 
 @dataclass
@@ -119,7 +57,8 @@ def distill_folder(teacher: Any, images: str | Path, out: str | Path, recipe: st
 
     Args:
         teacher: zoo name, checkpoint, loaded model or ready teacher (see ``as_teacher``).
-        recipe: ``distilpose`` (regression student) or ``sdpose`` (heatmap student, MCT).
+        recipe: ``distilpose`` (regression student) or ``sdpose`` (heatmap student, MCT): the
+            recipes with ``from_teacher_heatmaps`` in ``recipes.RECIPES``.
         student: zoo name of the student (default: the recipe's).
         box: ``teacher`` (the teacher's own detection: a second pass on the box around its
             first-pass keypoints) or ``image`` (the whole photo as the person box).
@@ -127,8 +66,9 @@ def distill_folder(teacher: Any, images: str | Path, out: str | Path, recipe: st
         val: optional COCO folder with real labels for AP per epoch (e.g. ../shared/real/coco).
         Other arguments as ``sdpose train``; rerunning the same call resumes.
     """
-    if recipe not in FOLDER_RECIPES:
-        raise ValueError(f"unknown recipe {recipe!r}; choose one of {', '.join(FOLDER_RECIPES)}")
+    base = heatmap_teacher_recipe(recipe)
+    config = get_config(student or base.model)
+    objective = teacher_heatmap_objective(base, config)  # a student with the wrong head is refused here
     find_images(images)  # folder errors before the (slower) teacher load
     out = Path(out)
     labels = pseudo_label_folder(as_teacher(teacher), images, out / "pseudo", box, min_score, progress)
@@ -136,12 +76,12 @@ def distill_folder(teacher: Any, images: str | Path, out: str | Path, recipe: st
     if not people:
         raise ValueError(f"the teacher labelled no keypoint with score >= {min_score} in any of the "
                          f"{labels.labelled} photo(s); lower --min-score")
-    base = get_recipe(FOLDER_RECIPES[recipe][0])
     repeats = max(1, math.ceil(CROPS_PER_EPOCH / people))
     opts = TrainOptions(recipe=base.name, data=labels.folder, out=out, val=Path(val) if val else None,
                         epochs=epochs, batch_size=min(batch_size or base.batch_size, people * repeats), lr=lr,
                         model=student, seed=seed, progress=progress, max_steps_per_epoch=max_steps_per_epoch)
-    trainer = FolderDistillTrainer(opts, recipe, repeats)
+    trainer = Trainer(opts, objective=objective, name=f"distill-folder-{recipe}",
+                      train_set=PseudoLabelDataset(opts.data, config, seed=opts.seed, repeats=repeats))
     atomic_write_bytes(out / "distill_folder.json", json.dumps(
         {"recipe": recipe, "teacher": labels.teacher, "images": labels.images_dir, "box": box,
          "min_score": min_score, "student": trainer.student.config.name, "repeats": repeats}, indent=2).encode())

@@ -28,8 +28,8 @@ from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig
 from sdpose_core.models.outputs import TeacherView
 from sdpose_core.models.zoo import build_model
-from sdpose_core.train.distill_folder import teacher_objective
 from sdpose_core.train.pseudo_label import teacher_labels
+from sdpose_core.train.recipes import HEATMAP_TEACHER_RECIPES, RECIPES, Recipe, teacher_heatmap_objective
 from sdpose_core.train.targets import CodecTargets
 from sdpose_core.train.teacher import as_teacher, crop_heatmaps, look, teacher_name
 from sdpose_core.train.trainer import cosine_lr
@@ -44,13 +44,15 @@ LIVE_AUGMENT = AugmentConfig(flip_prob=0.5, half_body_prob=0.0, rotation_factor=
 MAX_STEPS = 5000
 
 
-def recipe_for(config: ModelConfig) -> str:
-    """``sdpose`` (teacher heatmaps as targets) for heatmap students, ``distilpose`` for regression."""
-    recipes = {"heatmap": "sdpose", "regression": "distilpose"}
-    if config.head not in recipes:
-        raise ValueError(f"live distillation needs a heatmap or regression student; {config.name} "
-                         f"has a {config.head} head")
-    return recipes[config.head]
+def recipe_for(config: ModelConfig) -> Recipe:
+    """The recipe with an objective against teacher heatmaps for this student's head: ``sdpose``
+    (teacher heatmaps as targets) for heatmap students, ``distilpose`` for regression ones."""
+    recipes = [RECIPES[name] for name in HEATMAP_TEACHER_RECIPES]
+    found = [r for r in recipes if r.student_head == config.head]
+    if not found:
+        raise ValueError(f"live distillation needs a {' or '.join(r.student_head for r in recipes)} student; "
+                         f"{config.name} has a {config.head} head")
+    return found[0]
 
 
 def colour_jitter(image: torch.Tensor, rng: np.random.Generator, strength: float = 0.25) -> torch.Tensor:
@@ -181,11 +183,12 @@ def iter_live_distill(teacher: Any, image: Any, steps: int = 200, bbox: Sequence
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = build_model(student or LIVE_STUDENT).train()
-    objective = teacher_objective(recipe_for(model.config), model.config)
+    recipe = recipe_for(model.config)
+    objective = teacher_heatmap_objective(recipe, model.config)
     photo, rng = PhotoBatches(image, view, model.config), np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     snap_at = set(np.linspace(0, steps, max(2, snapshots)).round().astype(int).tolist())
-    result = LiveDistillResult(view, teacher_name(source), model.config.name, recipe_for(model.config), int(steps))
+    result = LiveDistillResult(view, teacher_name(source), model.config.name, recipe.name, int(steps))
     before = torch.get_num_threads()
     try:
         if threads:

@@ -6,6 +6,8 @@ here we only wire model outputs and targets to it.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -123,3 +125,33 @@ class DWPoseStage2Objective(nn.Module):
         s = student(batch["image"], cycles=1)[0]
         t = _teacher_outputs(self.teacher, batch["image"])
         return self.loss(s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y)
+
+
+class TeacherHeatmapObjective(HeatmapObjective):
+    """The SDPose objective with the teacher's (warped, cached) heatmaps as the heatmap targets."""
+
+    def __init__(self) -> None:
+        super().__init__(cycles=None, token_weight=5e-6)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        batch = {**batch, "heatmaps": batch["teacher_heatmaps"], "target_weight": batch["teacher_weight"]}
+        return super().forward(student, batch, epoch, max_epochs)
+
+
+class TeacherDistilPoseObjective(nn.Module):
+    """DistilPose against cached teacher heatmaps: ``reg_loss`` (pseudo keypoints), ``reg2hm_loss``
+    (simulated heatmap vs teacher heatmap) and ``score_loss``, with the official weights and the
+    ``distilpose`` recipe's simulated-heatmap options."""
+
+    def __init__(self, **loss_options: Any) -> None:
+        super().__init__()
+        self.loss = DistilPoseLoss(**loss_options)
+
+    def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
+        out = student(batch["image"], cycles=1)[0]
+        hm_t, weight = batch["teacher_heatmaps"], batch["coord_weight"]
+        terms = {"reg_loss": coord_smooth_l1_loss(out.coords, batch["coords"], weight, self.loss.coord_weight),
+                 "score_loss": self.loss.score_loss(out.coords, out.score, hm_t, weight),
+                 "reg2hm_loss": self.loss.reg2hm_loss(out.coords, out.sigma, hm_t, weight)}
+        terms["total"] = sum(terms.values())
+        return terms

@@ -9,12 +9,10 @@
 
 The GT loss follows the student's head (heatmap MSE, SmoothL1 on coordinates, or KLDiscretLoss),
 so ViTKD and MGD plug into every token student. The student runs one pass (``cycles=1``). Token
-widths, grids and depths are read from the models' configs. The maths lives in
-``sdpose_core.distill`` (``nkd.py``, ``vitkd.py``, ``mgd.py``).
+widths, grids and depths are read from the models' configs; the recipes (``recipes.py``) check
+that the models fit. The maths lives in ``sdpose_core.distill`` (``nkd.py``, ``vitkd.py``, ``mgd.py``).
 """
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -27,11 +25,6 @@ from sdpose_core.distill.nkd import NKDLoss, TfNKDLoss
 from sdpose_core.distill.vitkd import ViTKDLoss, record_layer_tokens
 from sdpose_core.models.outputs import CycleOutput
 from sdpose_core.train.objectives import _teacher_outputs, token_grid_features
-
-if TYPE_CHECKING:
-    from sdpose_core.train.recipes import Recipe
-
-FAMILY_RECIPES = frozenset({"nkd", "tf-nkd", "vitkd", "mgd"})
 
 
 def gt_terms(out: CycleOutput, batch: dict, kl_loss: KLDiscretLoss) -> dict[str, torch.Tensor]:
@@ -121,37 +114,3 @@ class MGDObjective(nn.Module):
         kd = {"loss_mgd": self.loss(token_grid_features(s, self.grid_size),
                                     token_grid_features(t, self.grid_size))}
         return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_mgd")
-
-
-def _check_models(recipe: Recipe, student: nn.Module, teacher: nn.Module | None) -> None:
-    """Refuse model pairs a family recipe cannot use, with the reason."""
-    s_cfg = student.config
-    if recipe.name in ("nkd", "tf-nkd") and s_cfg.head != "simcc":
-        raise ValueError(f"recipe {recipe.name!r} needs a SimCC student, got a {s_cfg.head} model ({s_cfg.name})")
-    if recipe.name == "nkd" and teacher.config.head != "simcc":
-        raise ValueError(f"recipe 'nkd' needs a teacher with a simcc head, got a {teacher.config.head} "
-                         f"model ({teacher.config.name})")
-    if recipe.name in ("vitkd", "mgd"):
-        for role, cfg in (("student", s_cfg), ("teacher", teacher.config)):
-            if cfg.model_type != "tokenpose":
-                raise ValueError(f"recipe {recipe.name!r} needs a token {role}, got {cfg.name} ({cfg.model_type})")
-        if tuple(s_cfg.grid_size) != tuple(teacher.config.grid_size):
-            raise ValueError(f"recipe {recipe.name!r} needs the same token grid, got {s_cfg.grid_size} "
-                             f"(student) and {teacher.config.grid_size} (teacher)")
-    if recipe.name == "vitkd" and min(s_cfg.depth, teacher.config.depth) < 2:
-        raise ValueError("recipe 'vitkd' mimics layers 0 and 1: both models need depth >= 2")
-
-
-def build_family_objective(recipe: Recipe, student: nn.Module, teacher: nn.Module | None) -> nn.Module:
-    """The objective of a family recipe (``recipes.build_objective`` has frozen the teacher)."""
-    _check_models(recipe, student, teacher)
-    s_cfg = student.config
-    if recipe.name == "nkd":
-        return NKDObjective(teacher)
-    if recipe.name == "tf-nkd":
-        return TfNKDObjective()
-    if recipe.name == "vitkd":
-        return ViTKDObjective(teacher, s_cfg.dim, teacher.config.dim, s_cfg.grid_size, s_cfg.num_keypoints)
-    if recipe.name == "mgd":
-        return MGDObjective(teacher, s_cfg.dim, teacher.config.dim, s_cfg.grid_size)
-    raise ValueError(f"{recipe.name!r} is not a distillation-family recipe ({', '.join(sorted(FAMILY_RECIPES))})")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
 from tqdm.auto import tqdm
 
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
@@ -102,10 +102,18 @@ def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
 
 
 class Trainer:
-    """Owns the models, data, optimiser and run folder of one run."""
+    """Owns the models, data, optimiser and run folder of one run.
 
-    def __init__(self, opts: TrainOptions) -> None:
+    Args:
+        objective / train_set: used instead of the recipe's objective and the COCO folder
+            ``opts.data`` with the codec's targets (``distill-folder``: teacher heatmaps).
+        name: the run's label in progress lines and checkpoints (default: the recipe's name).
+    """
+
+    def __init__(self, opts: TrainOptions, objective: nn.Module | None = None, train_set: Dataset | None = None,
+                 name: str | None = None) -> None:
         self.opts, self.recipe = opts, get_recipe(opts.recipe)
+        self.name = name or self.recipe.name
         self.dist: DistInfo = setup_distributed()
         seed_everything(opts.seed + self.dist.rank)
         self.run = RunDir(opts.out)
@@ -113,11 +121,10 @@ class Trainer:
         self.student = build_student(self.recipe, opts.model, self.teacher)
         if opts.backbone:  # pretrained; frozen (BN statistics too: keep_frozen_norms_in_eval) unless fine-tuned
             load_backbone_(self.student, read_backbone(opts.backbone), freeze=not opts.finetune_backbone)
-        self.objective = build_objective(self.recipe, self.student, self.teacher)
-        codec = codec_for(self.student.config)
-        self.train_set = CocoKeypointDataset(opts.data, self.student.config.input_size, train=True,
-                                             augment=AUGMENTS[opts.augment], seed=opts.seed,
-                                             target_fn=CodecTargets(codec), cache_images=TRAIN_IMAGE_CACHE)
+        self.objective = objective if objective is not None else build_objective(self.recipe, self.student, self.teacher)
+        self.train_set = train_set if train_set is not None else CocoKeypointDataset(
+            opts.data, self.student.config.input_size, train=True, augment=AUGMENTS[opts.augment], seed=opts.seed,
+            target_fn=CodecTargets(codec_for(self.student.config)), cache_images=TRAIN_IMAGE_CACHE)
         self.val_set = CocoKeypointDataset(opts.val, self.student.config.input_size) if opts.val else None
         params = [p for p in (*self.student.parameters(), *self._objective_params()) if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=self.recipe.weight_decay)
@@ -175,7 +182,7 @@ class Trainer:
         keep_frozen_norms_in_eval(self.student)
         sums: dict[str, float] = {}
         loader = self._loader(epoch)
-        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"{self.recipe.name} epoch {epoch + 1}/{self.opts.epochs}",
+        bar = tqdm(loader, total=self.steps_per_epoch, desc=f"{self.name} epoch {epoch + 1}/{self.opts.epochs}",
                    disable=not (self.opts.progress and self.dist.is_main), leave=False)
         for step, batch in enumerate(bar):
             if step >= self.steps_per_epoch:
@@ -201,7 +208,7 @@ class Trainer:
     def checkpoint(self, epoch: int, record: dict) -> None:
         """Snapshot (a loadable model) first, then the full state; both atomic."""
         save_model(self.student, self.run.snapshot_path(epoch), epoch=epoch, metrics=record,
-                   recipe=self.recipe.name)
+                   recipe=self.name)
         self.run.save_state({"epoch": epoch, "model": self.student.state_dict(),
                              "objective": self._objective_state(), "optimizer": self.optimizer.state_dict(),
                              "torch_rng": torch.get_rng_state()})
@@ -219,11 +226,11 @@ class Trainer:
                 self.checkpoint(epoch, record)
                 if self.opts.progress:
                     shown = ", ".join(f"{k} {v:.4g}" for k, v in record.items() if k in ("total", "AP", "PCK@0.2"))
-                    tqdm.write(f"[{self.recipe.name}] epoch {epoch + 1}/{self.opts.epochs}: {shown}")
+                    tqdm.write(f"[{self.name}] epoch {epoch + 1}/{self.opts.epochs}: {shown}")
             barrier(self.dist)
             history.append(record)
         if self.dist.is_main:
-            save_model(self.student, self.run.root / "model.pt", recipe=self.recipe.name, epochs=self.opts.epochs)
+            save_model(self.student, self.run.root / "model.pt", recipe=self.name, epochs=self.opts.epochs)
         return history
 
 
