@@ -55,7 +55,7 @@ def execute(path: Path, kernel_dirs: list[str], timeout: int = 600):
 def test_notebooks_are_present():
     names = [p.stem for p in NOTEBOOKS]
     assert names == ["01_keypoint_tokens", "02_sdpose_multi_cycle", "03_distilpose_simulated_heatmaps",
-                     "04_dwpose_two_stages", "05_debugging_tokens_with_captum"]
+                     "04_dwpose_two_stages", "05_debugging_tokens_with_captum", "06_what_a_pose_transformer_learns"]
 
 
 def test_committed_notebooks_are_stripped_and_match_the_generator(tmp_path):
