@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gradio_client
 import numpy as np
@@ -41,13 +42,21 @@ def unique_uploads(count: int, folder: Path) -> list[tuple[str, str]]:
     return files
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=20)
+def start_explorer(description: str, requests: int,
+                   argv: list[str] | None) -> tuple[argparse.Namespace, ModelSet, Any, str]:
+    """Parse ``--requests`` (default ``requests``) and ``--checkpoint-dir``, then launch the explorer
+    on those models in the background: (args, models, demo, url)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=requests)
     parser.add_argument("--checkpoint-dir", type=Path, default=ROOT / "data_samples" / "checkpoints")
     args = parser.parse_args(argv)
     models = ModelSet.load(args.checkpoint_dir)
     demo, url = start_background(models)
+    return args, models, demo, url
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, models, demo, url = start_explorer(__doc__, 20, argv)
     client = gradio_client.Client(url, verbose=False)
     folder = Path(tempfile.mkdtemp())
     try:

@@ -9,7 +9,6 @@ must all be served, most of them after waiting.
 """
 from __future__ import annotations
 
-import argparse
 import resource
 import sys
 import tempfile
@@ -21,13 +20,9 @@ import gradio_client
 import numpy as np
 
 from explorer.app import CONCURRENCY, QUEUE_SIZE
-from explorer.models import ModelSet
-from explorer.serve import start_background
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from explorer_latency import unique_uploads  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from explorer_latency import start_explorer, unique_uploads  # noqa: E402
 
 
 def one_request(url: str, index: int, path: str, box: str) -> tuple[bool, float, str]:
@@ -46,12 +41,7 @@ def one_request(url: str, index: int, path: str, box: str) -> tuple[bool, float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=50)
-    parser.add_argument("--checkpoint-dir", type=Path, default=ROOT / "data_samples" / "checkpoints")
-    args = parser.parse_args(argv)
-    models = ModelSet.load(args.checkpoint_dir)
-    demo, url = start_background(models)
+    args, _, demo, url = start_explorer(__doc__, 50, argv)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     try:
         with tempfile.TemporaryDirectory() as folder:

@@ -21,6 +21,10 @@ INTRO = ("Knowledge distillation for pose estimation, inspected on one photo. Up
 CONCURRENCY = 2
 QUEUE_SIZE = 64
 MAX_UPLOAD = "40mb"
+# the tabs in order: title, module (its build(models, image, box) lays it out; the tab id is its name)
+TABS = (("Compare", compare), ("Token attention", attention), ("Heatmaps", heatmaps),
+        ("Distillation stages", stages), ("Attribution", attribution), ("Live distill", live))
+
 
 def model_status(models: ModelSet) -> str:
     """Markdown: which weights each role uses; a clear notice when some are untrained."""
@@ -59,17 +63,8 @@ def build_app(models: ModelSet) -> gr.Blocks:
                                 examples_per_page=len(rows))
             with gr.Column(scale=3):
                 with gr.Tabs():
-                    with gr.Tab("Compare", id="compare"):
-                        compare.build(models, image, box)
-                    with gr.Tab("Token attention", id="attention"):
-                        attention.build(models, image, box)
-                    with gr.Tab("Heatmaps", id="heatmaps"):
-                        heatmaps.build(models, image, box)
-                    with gr.Tab("Distillation stages", id="stages"):
-                        stages.build(models, image, box)
-                    with gr.Tab("Attribution", id="attribution"):
-                        attribution.build(models, image, box)
-                    with gr.Tab("Live distill", id="live"):
-                        live.build(models, image, box)
+                    for title, tab in TABS:
+                        with gr.Tab(title, id=tab.__name__.rpartition(".")[2]):
+                            tab.build(models, image, box)
         image.upload(_check_upload, [image], None, api_name=False)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

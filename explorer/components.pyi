@@ -4,8 +4,8 @@ Gradio's own preprocessing opens the file with PIL before any handler runs, so a
 non-image upload would fail with a generic error. Here the path goes straight to
 ``sdpose_core.io.images.load_user_image``, which explains what is wrong.
 
-Gradio writes a typing stub (``components.pyi``) beside every Component subclass it sees; the
-stub is kept in the repository so that the file is not regenerated on each checkout.
+Gradio writes a typing stub (``components.pyi``) beside every Component subclass it imports; the
+stub is generated, so git ignores it.
 """
 from __future__ import annotations
 
