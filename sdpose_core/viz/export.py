@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import get_colorscale, unlabel_rgb
+from plotly.colors import get_colorscale, qualitative, unlabel_rgb
 
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 450  # px, when the figure leaves them to the browser
 _MARGIN = {"l": 80, "r": 80, "t": 100, "b": 80}  # plotly's defaults
@@ -90,6 +90,12 @@ class _Axes:
         self.axes: dict[tuple[str, str], Any] = {}
         self.categories: dict[str, list] = {}
         self.colorbars: list[tuple[Any, Any, str]] = []  # (mappable, axes, title), drawn once axes are final
+        self._colors = 0
+
+    def next_color(self) -> str:
+        """Plotly's default colour way, one colour per trace that names none (across overlaid axes too)."""
+        self._colors += 1
+        return qualitative.Plotly[(self._colors - 1) % len(qualitative.Plotly)]
 
     def draw_colorbars(self) -> None:
         """A thin bar right of each axes (after its aspect is applied); the axes keep their size."""
@@ -177,7 +183,7 @@ def _draw_scatter(ax, tr: dict, axes: _Axes, xref: str, yref: str) -> None:
     line, marker = tr.get("line") or {}, tr.get("marker") or {}
     label = tr.get("name") if tr.get("showlegend", True) is not False else None
     color = _color(line.get("color"), None) or _color(marker.get("color") if isinstance(marker.get("color"), str)
-                                                       else None, None)
+                                                       else None, None) or axes.next_color()
     if "lines" in mode:
         ax.plot(x, y, color=color, linewidth=line.get("width", 2) * 0.75, label=label,
                 linestyle=_DASH.get(line.get("dash") or "solid", "-"))
@@ -211,7 +217,7 @@ def _draw_bars(ax, bars: list[dict], axes: _Axes, xref: str, yref: str, grouped:
         offset = (i - (len(bars) - 1) / 2) * width if grouped else 0.0
         color = (tr.get("marker") or {}).get("color")
         ax.bar(x + offset, np.asarray(tr["y"], dtype=float), width=width, label=tr.get("name"),
-               color=_color(color, None) if isinstance(color, str) else None)
+               color=_color(color) if isinstance(color, str) else axes.next_color())
 
 
 # ----------------------------------------------------------------------------- layout
@@ -298,6 +304,8 @@ def figure_to_png(fig: go.Figure, path: str | Path, width: int | None = None, he
     # plotly grows its margins for colour bars and a side legend (automargin): make the same room
     if any(t.get("type") == "heatmap" and t.get("showscale", True) is not False for t in traces):
         margin["r"] = max(margin["r"], 90)
+    if any(isinstance(v, dict) and v.get("overlaying") for k, v in layout.items() if k.startswith("yaxis")):
+        margin["r"] = max(margin["r"], 90)  # room for the overlaid axis' ticks and title on the right
     if legend_side == "right":
         margin["r"] = max(margin["r"], 150)
     mfig = Figure(figsize=(w / dpi, h / dpi), dpi=dpi, facecolor="white")
@@ -326,7 +334,7 @@ def figure_to_png(fig: go.Figure, path: str | Path, width: int | None = None, he
         _style_axis(ax, axes, yref)
         if (axes.axis_layout(yref).get("scaleanchor") or "").startswith("x"):
             ax.set_aspect("equal", adjustable="box")
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
     axes.draw_colorbars()
     for shape in layout.get("shapes", []):
         _draw_shape(axes, shape)
