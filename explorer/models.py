@@ -6,7 +6,6 @@ through ``sdpose_core.evaluate.inference.run_pose``.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from torch import nn
 
 from sdpose_core.evaluate.inference import PoseResult, run_pose
 from sdpose_core.io.checkpoint import CheckpointError, load_model
-from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
+from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model, bundled_manifest
 
 # role -> (zoo name, what it is)
 ROLES: dict[str, tuple[str, str]] = {
@@ -73,19 +72,10 @@ def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> Loade
     return LoadedModel(role, model, str(candidate), True, provenance_note(candidate))
 
 
-def _manifest_rows(folder: Path) -> list[dict]:
-    """The rows of ``folder/manifest.json``; [] when it is missing or unreadable (never an error)."""
-    try:
-        rows = json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return []
-    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-
-
 def provenance_note(checkpoint: Path) -> str:
     """What a bundled checkpoint was trained on and how well, from the manifest.json beside it
     (written by benchmarks/bundle_checkpoints.py); "" for files the manifest does not list."""
-    row = next((r for r in _manifest_rows(checkpoint.parent) if Path(r.get("path", "")).name == checkpoint.name), None)
+    row = next((r for r in bundled_manifest(checkpoint.parent) if Path(r.get("path", "")).name == checkpoint.name), None)
     if not row or row.get("AP") is None:
         return ""
     scores = [f"AP ×100 {100 * row['AP']:.1f} on its val set"]
@@ -98,7 +88,7 @@ def bundled_runs(folder: Path) -> list[Path]:
     """The snapshot histories bundled in ``folder`` (sub-folders with a ``history/``), in the
     order of its manifest.json when there is one (DWPose's two stages first), else by name."""
     runs = sorted(p for p in folder.glob("*") if (p / "history").is_dir()) if folder.is_dir() else []
-    order = [Path(row.get("path", "")).name for row in _manifest_rows(folder)]
+    order = [Path(row.get("path", "")).name for row in bundled_manifest(folder)]
     return sorted(runs, key=lambda p: order.index(p.name) if p.name in order else len(order))
 
 

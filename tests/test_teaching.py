@@ -1,4 +1,5 @@
-"""The notebooks' helpers: sdpose_core.interpret.teaching (data) and sdpose_core.viz.teaching (figures)."""
+"""The notebooks' helpers: sdpose_core.lessons (data), sdpose_core.train.in_memory (training) and
+sdpose_core.viz.teaching (figures)."""
 from __future__ import annotations
 
 import json
@@ -7,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
+from sdpose_core import lessons as T
 from sdpose_core.data.coco_meta import FLIP_INDEX, KEYPOINT_NAMES
 from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.distill import stage1_decay
-from sdpose_core.interpret import teaching as T
+from sdpose_core.interpret import tokens
 from sdpose_core.io.checkpoint import save_model
 from sdpose_core.models.zoo import build_model
+from sdpose_core.train import in_memory as M
 from sdpose_core.train.objectives import HeatmapObjective
 from sdpose_core.viz import teaching as V
 
@@ -97,7 +100,7 @@ def test_live_train_is_seeded_records_terms_and_keeps_frozen_parts(tiny_set):
         model = build_model("synth-student")
         model.backbone.requires_grad_(False)
         before = {k: v.clone() for k, v in model.backbone.state_dict().items()}
-        log = T.live_train(model, HeatmapObjective(token_weight=5e-6), tiny_set, epochs=2, steps_per_epoch=2,
+        log = M.live_train(model, HeatmapObjective(token_weight=5e-6), tiny_set, epochs=2, steps_per_epoch=2,
                            batch_size=4, on_epoch=lambda e, m: e * 10)
         return model, before, log
 
@@ -111,21 +114,21 @@ def test_live_train_is_seeded_records_terms_and_keeps_frozen_parts(tiny_set):
     _, _, again = run()
     assert again.series("total").tolist() == log.series("total").tolist()
     with pytest.raises(ValueError):
-        T.live_train(model, HeatmapObjective(), tiny_set, steps_per_epoch=0)
+        M.live_train(model, HeatmapObjective(), tiny_set, steps_per_epoch=0)
 
 
 def test_fresh_student_without_and_with_a_bundled_backbone(tmp_path):
-    student, note = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    student, note = M.fresh_student("sdpose", checkpoint_dir=tmp_path)
     assert student.config.cycle_num >= 2 and "random init" in note
     assert all(p.requires_grad for p in student.parameters())
-    twin, _ = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    twin, _ = M.fresh_student("sdpose", checkpoint_dir=tmp_path)
     assert all(torch.equal(a, b) for a, b in zip(student.state_dict().values(), twin.state_dict().values()))
     from sdpose_core.io.checkpoint import save_backbone
 
     torch.manual_seed(9)
     donor = build_model("synth-student")
     save_backbone(donor, tmp_path / "backbone.pt")  # the bundle's shared, float16 backbone file
-    loaded, note = T.fresh_student("sdpose", checkpoint_dir=tmp_path)
+    loaded, note = M.fresh_student("sdpose", checkpoint_dir=tmp_path)
     assert "loaded and frozen" in note and not any(p.requires_grad for p in loaded.backbone.parameters())
     assert any(p.requires_grad for p in loaded.encoder.parameters())
     for k, v in loaded.backbone.state_dict().items():
@@ -135,17 +138,17 @@ def test_fresh_student_without_and_with_a_bundled_backbone(tmp_path):
 
 def test_frozen_copy_and_token_helpers():
     model = build_model("synth-student")
-    frozen = T.frozen_copy(model)
+    frozen = M.frozen_copy(model)
     assert not frozen.training and not any(p.requires_grad for p in frozen.parameters())
     assert any(p.requires_grad for p in model.parameters())
     images = torch.zeros(2, 3, *model.config.input_size)
-    gap = T.cycle_token_gap(model, images)
+    gap = tokens.cycle_token_gap(model, images)
     assert gap.shape == (model.config.cycle_num - 1,) and (gap >= -1e-6).all()
     a = torch.randn(5, 8)
-    assert np.allclose(T.per_token_mse(a, a), 0)
-    assert np.allclose(T.per_token_mse(a, a + 2), 4)
+    assert np.allclose(tokens.per_token_mse(a, a), 0)
+    assert np.allclose(tokens.per_token_mse(a, a + 2), 4)
     with pytest.raises(ValueError):
-        T.per_token_mse(a, torch.zeros(4, 8))
+        tokens.per_token_mse(a, torch.zeros(4, 8))
 
 
 def test_swap_left_right_and_case_ranking():
@@ -213,8 +216,8 @@ def test_family_loss_terms_are_the_recipes_objectives_seeded_and_leave_the_model
     data = CocoKeypointDataset(tiny_set, student.config.input_size, target_fn=CodecTargets(codec_for(student.config)))
     batch = collate([data[i] for i in range(2)])
     before = {k: v.clone() for k, v in student.state_dict().items()}
-    terms = T.family_loss_terms(student, teacher, batch)
-    assert list(terms) == list(T.FAMILY)
+    terms = M.family_loss_terms(student, teacher, batch)
+    assert list(terms) == list(M.FAMILY)
     assert set(terms["nkd"]) == {"loss_kpt", "loss_nkd_target", "loss_nkd_non_target", "loss_nkd", "total"}
     assert set(terms["tf-nkd"]) == {"loss_kpt", "loss_tf_nkd", "total"}
     assert set(terms["vitkd"]) == {"loss_kpt", "loss_vitkd_mimic", "loss_vitkd_gen", "loss_vitkd", "total"}
@@ -225,9 +228,9 @@ def test_family_loss_terms_are_the_recipes_objectives_seeded_and_leave_the_model
         assert terms[name]["total"] == pytest.approx(gt + terms[name][kd], rel=1e-5)
         assert all(np.isfinite(v) for v in terms[name].values())
     assert terms["nkd"]["loss_nkd"] == pytest.approx(terms["nkd"]["loss_nkd_target"] + terms["nkd"]["loss_nkd_non_target"])
-    assert T.family_loss_terms(student, teacher, batch, recipes=("vitkd", "mgd")) == \
+    assert M.family_loss_terms(student, teacher, batch, recipes=("vitkd", "mgd")) == \
         {k: terms[k] for k in ("vitkd", "mgd")}  # seeded masks and generation blocks
-    assert T.family_loss_terms(student, None, batch, recipes=("tf-nkd",))["tf-nkd"] == terms["tf-nkd"]
+    assert M.family_loss_terms(student, None, batch, recipes=("tf-nkd",))["tf-nkd"] == terms["tf-nkd"]
     assert all(p.requires_grad for p in teacher.parameters())  # frozen copies, not the teacher itself
     assert all(torch.equal(v, before[k]) for k, v in student.state_dict().items())
     assert all(p.grad is None for p in student.parameters())

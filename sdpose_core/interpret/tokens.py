@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from sdpose_core.models.outputs import CycleOutput
 
@@ -29,3 +31,21 @@ def token_change_per_cycle(outputs: Sequence[CycleOutput],
         else:
             raise ValueError(f"metric must be 'cosine' or 'l2', got {metric!r}")
     return torch.stack(rows)
+
+
+@torch.no_grad()
+def cycle_token_gap(model: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """How far apart consecutive cycles' keypoint tokens are: (cycles - 1,) of mean 1 - cos over
+    the batch and keypoints (what SDPose's token loss pulls together). Model left in eval mode."""
+    model.eval()
+    outs = model(images, cycles=model.config.cycle_num)
+    return np.array([float((1 - F.cosine_similarity(a.keypoint_tokens, b.keypoint_tokens, dim=-1)).mean())
+                     for a, b in zip(outs[:-1], outs[1:])])
+
+
+def per_token_mse(student: torch.Tensor, teacher: torch.Tensor) -> np.ndarray:
+    """Mean squared difference per token, (T,), of two (T, D) token sets (DistilPose's token MSE,
+    before its mean over tokens and its weight)."""
+    if student.shape != teacher.shape:
+        raise ValueError(f"token shapes differ: student {tuple(student.shape)}, teacher {tuple(teacher.shape)}")
+    return (student.detach().float() - teacher.detach().float()).pow(2).mean(-1).numpy()

@@ -89,10 +89,14 @@ def bundled_checkpoint(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def bundled_manifest() -> list[dict]:
-    """``data_samples/checkpoints/manifest.json`` (written by benchmarks/bundle_checkpoints.py), or []."""
-    path = CHECKPOINT_DIR / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else []
+def bundled_manifest(folder: Path | None = None) -> list[dict]:
+    """The rows of ``folder/manifest.json`` (default ``data_samples/checkpoints``; written by
+    benchmarks/bundle_checkpoints.py); [] when it is missing or unreadable (never an error)."""
+    try:
+        rows = json.loads(((folder or CHECKPOINT_DIR) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
 def describe_model(cfg: ModelConfig, manifest: list[dict] | None = None) -> dict:

@@ -32,7 +32,7 @@ from sdpose_core.train.pseudo_label import teacher_labels
 from sdpose_core.train.recipes import HEATMAP_TEACHER_RECIPES, RECIPES, Recipe, teacher_heatmap_objective
 from sdpose_core.train.targets import CodecTargets
 from sdpose_core.train.teacher import as_teacher, crop_heatmaps, look, teacher_name
-from sdpose_core.train.trainer import cosine_lr
+from sdpose_core.train.trainer import cosine_lr, optimizer_step
 
 # The default live student: a SimpleBaseline-style CNN small enough for a few hundred steps on a
 # 2-core CPU (heatmaps at input / 4, so any teacher's heatmaps can be warped onto its grid).
@@ -210,11 +210,7 @@ def _train(model: nn.Module, objective: nn.Module, photo: PhotoBatches, optimize
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, steps, lr, warmup=max(1, min(20, steps // 10)))
         loss = objective(model, photo.batch(batch_size, rng), 0, 1)["total"]
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"the loss became {loss.item()} at step {step}; lower the learning rate")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimizer_step(optimizer, loss, f"step {step}", "lower the learning rate")
         result.losses.append(float(loss.detach()))
         result.seconds = time.perf_counter() - start
         if (step + 1) % max(1, report_every) == 0 and step + 1 < steps:

@@ -93,6 +93,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, where: str, advice: str) -> None:
+    """One step on ``loss``; a non-finite loss raises FloatingPointError (``where`` it happened, what to do)."""
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the loss became {loss.item()} at {where}; {advice}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def cosine_lr(step: int, total: int, base: float, warmup: int) -> float:
     """Linear warm-up then cosine decay to 1 % of ``base``."""
     if step < warmup:
@@ -193,12 +202,8 @@ class Trainer:
                                         warmup=min(100, self.steps_per_epoch))
             terms = self.objective(self.model, batch, epoch, self.opts.epochs)
             loss = terms["total"]
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {epoch + 1} step {step}; "
-                                         "lower --lr (the last finished epoch is kept in the run folder)")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
+            optimizer_step(self.optimizer, loss, f"epoch {epoch + 1} step {step}",
+                           "lower --lr (the last finished epoch is kept in the run folder)")
             for name, value in terms.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach())
             bar.set_postfix(loss=f"{loss.item():.4g}")

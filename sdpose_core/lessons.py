@@ -1,33 +1,29 @@
-"""Small data helpers for the tutorial notebooks (``notebooks/``): bundled models with an honest
-"untrained" note, example crops, a tiny in-memory training loop, failure-case search.
+"""What the tutorial notebooks (``notebooks/``) read: bundled models with an honest "untrained"
+note, example crops, failure-case search, the measured results table.
 
-Nothing here is new model math: training reuses the recipes' objectives
-(``sdpose_core.train.objectives``), inference reuses ``run_pose`` / ``predict_dataset``.
+Nothing here is new model math: inference reuses ``predict_dataset``; the notebooks train with
+``sdpose_core.train.in_memory`` and look at tokens with ``sdpose_core.interpret``.
 """
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler
 
 from sdpose_core.data.coco_meta import FLIP_INDEX, KEYPOINT_NAMES
-from sdpose_core.data.topdown import CocoKeypointDataset, collate
-from sdpose_core.data.transforms import AugmentConfig
+from sdpose_core.data.topdown import CocoKeypointDataset
 from sdpose_core.errors import CheckpointError
 from sdpose_core.evaluate.coco_eval import oks
-from sdpose_core.evaluate.predict import codec_for, predict_dataset
+from sdpose_core.evaluate.predict import predict_dataset
 from sdpose_core.io.checkpoint import load_model
-from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model
-from sdpose_core.train.targets import CodecTargets
+from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model, bundled_manifest
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "synthpose_val"
-RESULTS_FILE = Path(__file__).resolve().parents[2] / "docs" / "RESULTS.md"
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "data_samples" / "synthpose_val"
+RESULTS_FILE = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
 WEAK_AP = 0.5  # below this SynthPose val AP (0..1) a bundled model's note calls it weak
 
 
@@ -88,13 +84,12 @@ def load_lesson_model(name: str, checkpoint_dir: str | Path | None = None, seed:
 def checkpoint_metrics(name: str, checkpoint_dir: str | Path | None = None) -> dict[str, float] | None:
     """``{"AP": …, "PCK": …}`` of ``name`` from ``<checkpoint_dir>/manifest.json`` (written by
     ``benchmarks/bundle_checkpoints.py``), or None when there is no manifest or no such entry."""
-    import json
-
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
-    try:
-        entries = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    for entry in bundled_manifest(folder):
+        if entry.get("name") == name:
+            found = {k: float(entry[k]) for k in ("AP", "PCK") if isinstance(entry.get(k), (int, float))}
+            return found or None
+    return None
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("name") == name:
             found = {k: float(entry[k]) for k in ("AP", "PCK") if isinstance(entry.get(k), (int, float))}
@@ -159,142 +154,6 @@ def load_examples(folder: str | Path = SAMPLES_DIR, count: int | None = None) ->
 
 
 # ----------------------------------------------------------------------------- training
-
-LIGHT_AUGMENT = AugmentConfig(flip_prob=0.5, half_body_prob=0.0, rotation_prob=0.0, scale_factor=0.1,
-                              shift_prob=0.0)
-
-
-@dataclass
-class TrainLog:
-    """Per-step loss terms of :func:`live_train` (``steps``: one dict per step with ``step``,
-    ``epoch`` and every float the objective returned) and whatever ``on_epoch`` returned."""
-
-    steps: list[dict[str, float]] = field(default_factory=list)
-    epochs: list[Any] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def series(self, key: str) -> np.ndarray:
-        """One term over the steps (NaN where a step did not report it)."""
-        return np.array([s.get(key, np.nan) for s in self.steps], dtype=np.float64)
-
-
-def live_train(model: nn.Module, objective: nn.Module, data: str | Path, *, epochs: int = 1,
-               steps_per_epoch: int = 10, batch_size: int = 8, lr: float = 1e-3, seed: int = 0,
-               augment: AugmentConfig | None = LIGHT_AUGMENT,
-               on_epoch: Callable[[int, nn.Module], Any] | None = None) -> TrainLog:
-    """A few seeded AdamW steps of ``objective(model, batch, epoch, epochs)`` in memory.
-
-    The same objectives ``sdpose train`` uses (``sdpose_core.train.objectives``); targets from the
-    model's codec; no run folder. Parameters with ``requires_grad=False`` stay frozen (and so do
-    the running statistics of frozen BatchNorms). Trainable parameters of the objective (DWPose's
-    align conv) are optimised too; a ``teacher`` inside the objective never is.
-
-    Args:
-        data: a COCO-format folder (e.g. made by ``generate_dataset``).
-        on_epoch: called after every epoch with (epoch, model); its results land in ``TrainLog.epochs``.
-    """
-    import time
-
-    from sdpose_core.train.trainer import keep_frozen_norms_in_eval, seed_everything
-
-    if epochs <= 0 or steps_per_epoch <= 0 or batch_size <= 0:
-        raise ValueError("epochs, steps_per_epoch and batch_size must be positive")
-    seed_everything(seed)
-    dataset = CocoKeypointDataset(data, tuple(model.config.input_size), train=True, seed=seed,
-                                  augment=augment, target_fn=CodecTargets(codec_for(model.config)))
-    params = [p for p in model.parameters() if p.requires_grad]
-    params += [p for n, p in objective.named_parameters() if not n.startswith("teacher.") and p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    log, start, step = TrainLog(), time.perf_counter(), 0
-    for epoch in range(epochs):
-        model.train()
-        keep_frozen_norms_in_eval(model)
-        dataset.set_epoch(epoch)
-        sampler = RandomSampler(dataset, replacement=True, num_samples=steps_per_epoch * batch_size,
-                                generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        for batch in DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate):
-            terms = objective(model, batch, epoch, epochs)
-            loss = terms["total"]
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {float(loss)} at step {step}: lower lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            log.steps.append({"step": step, "epoch": epoch, **{k: float(v.detach()) for k, v in terms.items()}})
-            step += 1
-        model.eval()
-        if on_epoch is not None:
-            log.epochs.append(on_epoch(epoch, model))
-    log.seconds = time.perf_counter() - start
-    return log
-
-
-def fresh_student(recipe: str, teacher: nn.Module | None = None, backbone: bool = True,
-                  checkpoint_dir: str | Path | None = None, seed: int = 0) -> tuple[nn.Module, str]:
-    """The student ``sdpose train --recipe RECIPE`` starts from, and a Markdown note.
-
-    With ``backbone`` and a bundled pretrained backbone, it is copied into the student and frozen
-    (BatchNorm statistics too, see ``live_train``), as ``sdpose train --backbone`` does. Looked up in
-    ``checkpoint_dir`` (default ``data_samples/checkpoints``): ``backbone.pt`` (the shared
-    backbone-only file of ``benchmarks/bundle_checkpoints.py``), else ``synth-backbone.pt`` (a
-    whole pretraining model). Without either the backbone stays random, and the note says so.
-    """
-    from sdpose_core.io.checkpoint import read_checkpoint
-    from sdpose_core.train.recipes import build_student, get_recipe
-
-    torch.manual_seed(seed)
-    student = build_student(get_recipe(recipe), None, teacher)
-    if not backbone:
-        return student, f"`{recipe}` student."
-    folder = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
-    shared, whole = folder / "backbone.pt", folder / "synth-backbone.pt"
-    try:
-        if shared.is_file():
-            state = read_checkpoint(shared)["state_dict"]
-            own = student.backbone.state_dict()
-            student.backbone.load_state_dict({k: state[f"backbone.{k}"].to(v.dtype) for k, v in own.items()})
-            source = shared
-        elif whole.is_file():
-            from sdpose_core.models.backbone import load_backbone_
-
-            load_backbone_(student, load_model(whole), freeze=False)
-            source = whole
-        else:
-            return student, f"`{recipe}` student, random init (no pretrained backbone in `{folder}`)."
-    except (ImportError, KeyError, TypeError, CheckpointError, ValueError, RuntimeError) as err:
-        torch.manual_seed(seed)
-        student = build_student(get_recipe(recipe), None, teacher)
-        return student, f"`{recipe}` student, random init (the pretrained backbone did not load: {err})."
-    student.backbone.requires_grad_(False)
-    return student, f"`{recipe}` student with the pretrained backbone `{source}` loaded and frozen."
-
-
-@torch.no_grad()
-def cycle_token_gap(model: nn.Module, images: torch.Tensor) -> np.ndarray:
-    """How far apart consecutive cycles' keypoint tokens are: (cycles - 1,) of mean 1 - cos over
-    the batch and keypoints (what SDPose's token loss pulls together). Model left in eval mode."""
-    import torch.nn.functional as F
-
-    model.eval()
-    outs = model(images, cycles=model.config.cycle_num)
-    return np.array([float((1 - F.cosine_similarity(a.keypoint_tokens, b.keypoint_tokens, dim=-1)).mean())
-                     for a, b in zip(outs[:-1], outs[1:])])
-
-
-def per_token_mse(student: torch.Tensor, teacher: torch.Tensor) -> np.ndarray:
-    """Mean squared difference per token, (T,), of two (T, D) token sets (DistilPose's token MSE,
-    before its mean over tokens and its weight)."""
-    if student.shape != teacher.shape:
-        raise ValueError(f"token shapes differ: student {tuple(student.shape)}, teacher {tuple(teacher.shape)}")
-    return (student.detach().float() - teacher.detach().float()).pow(2).mean(-1).numpy()
-
-
-def frozen_copy(model: nn.Module) -> nn.Module:
-    """A deep copy in eval mode with every parameter frozen (a teacher, or a stage snapshot)."""
-    twin = copy.deepcopy(model).eval()
-    twin.requires_grad_(False)
-    return twin
-
 
 # ----------------------------------------------------------------------------- failure cases
 
@@ -386,31 +245,6 @@ def results_rows(text: str, runs: Sequence[str]) -> str | None:
         rows.setdefault(line.strip("|").split("|")[0].strip(), line)
     kept = [rows[r] for r in runs if r in rows]
     return "\n".join(lines[start:start + 2] + kept) if kept else None
-
-
-FAMILY = ("nkd", "tf-nkd", "vitkd", "mgd")
-
-
-def family_loss_terms(student: nn.Module, teacher: nn.Module | None, batch: dict,
-                      recipes: Sequence[str] = FAMILY, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Every term of each recipe's training objective on one batch: recipe -> {term: value}.
-
-    The objective is the one ``sdpose train --recipe R`` builds (``recipes.build_objective``, on a
-    frozen copy of the teacher, left out for teacher-free recipes), called once without gradients.
-    Its aligners and generation blocks are freshly initialised and its random masks drawn after
-    ``torch.manual_seed(seed)``: the values of step 1 of a run. No loss maths here.
-    """
-    from sdpose_core.train.recipes import build_objective, get_recipe
-
-    out: dict[str, dict[str, float]] = {}
-    for name in recipes:
-        recipe = get_recipe(name)
-        torch.manual_seed(seed)
-        objective = build_objective(recipe, student, frozen_copy(teacher) if recipe.needs_teacher else None)
-        with torch.no_grad():
-            terms = objective(student, batch, epoch=0, max_epochs=1)
-        out[name] = {k: float(v) for k, v in terms.items()}
-    return out
 
 
 def simcc_probabilities(logits: torch.Tensor | np.ndarray, beta: float = 10.0) -> np.ndarray:
