@@ -50,7 +50,7 @@ use_notebook_renderer();  # plotly figures render in JupyterLab without a networ
 
 from sdpose_core.interpret.dynamics import load_history, most_similar_pairs, teacher_for, token_dynamics
 from sdpose_core.interpret.history_views import snapshot_views
-from sdpose_core.interpret.teaching import load_lesson_model
+from sdpose_core.lessons import load_lesson_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR
 from sdpose_core.viz.dynamics import (dynamics_figure, entropy_by_keypoint_figure, similarity_matrices_figure,
                                       snapshot_attention_figure, teacher_distance_figure)
