@@ -15,6 +15,6 @@ def test_notebook_06_ipynb_is_its_py_source_without_outputs():
     from_py = jupytext.read(SOURCE)
     committed = nbformat.read(SOURCE.with_suffix(".ipynb"), as_version=4)
     assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in from_py.cells], \
-        "run: jupytext --to ipynb notebooks/06_what_a_pose_transformer_learns.py"
+        "run: jupytext --update --to ipynb notebooks/06_what_a_pose_transformer_learns.py"
     code = [c for c in committed.cells if c.cell_type == "code"]
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
