@@ -164,7 +164,7 @@ CASES: list[Case] = [
     Case("compare-box-nan", "compare", "person box 'nan nan nan nan'", compare_input("nan nan nan nan"),
          r"width and height above 1 pixel"),
     Case("compare-box-partly-outside", "compare", "person box half outside the image",
-         compare_input("-20, -20, 60, 80"), r"OKS agreement.*box 2400 px", compare_ok,
+         compare_input("-20, -20, 60, 80"), r"OKS agreement.*box area 2,400 px²", compare_ok,
          "box clipped to the image; poses drawn"),
     Case("compare-no-image", "compare", "no image uploaded", compare_input("", image=None),
          r"no image: upload a photo"),

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES
 from sdpose_core.data.transforms import apply_affine
-from sdpose_core.interpret import (attention_rollout, keypoint_attention_map, keypoint_rollout_map,
-                                   patch_grid, token_change_per_cycle)
+from sdpose_core.interpret import (cycle_rollouts, keypoint_attention_map, keypoint_rollout_map, patch_grid,
+                                   ratio_to_uniform, token_change_per_cycle)
 from sdpose_core.viz import attention_grid_figure, empty_figure, token_change_figure
 
 from ..inputs import parse_box, read_image
@@ -23,44 +23,67 @@ def _keypoint_index(keypoint) -> int:
     return int(keypoint or 0)
 
 
+NOTES = ("Colours: attention as a ratio to uniform attention (a keypoint token spreading its attention "
+         "evenly over all {tokens} tokens gives each 1/{tokens}; a rollout row spread evenly over the {patches} "
+         "patches gives each 1/{patches}): red = more than that share, blue = less, no colour = uniform. The "
+         "scale spans at least ×1/4 … ×4, so noise around uniform stays faint. Crosses: the model's "
+         "prediction for this keypoint at each cycle. Rollout: attention multiplied through the layers "
+         "with the residual identity (Abnar & Zuidema); *cycle {cycle}'s layers* rolls out that cycle "
+         "alone, *through cycles 1–{cycle}* every layer from the input patches on (cycle N reads cycle "
+         "N − 1's tokens).")
+
+
+def _maps(res, loaded, cycle: int, layer: int, head, k: int) -> tuple[list, list]:
+    """Ratio-to-uniform maps: the selected layer of every cycle, and the two rollouts of ``cycle``."""
+    grid = patch_grid(loaded.model)
+    tokens = res.outputs[0].attention[0].shape[-1]
+    per_cycle = [ratio_to_uniform(keypoint_attention_map(o.attention, layer, head, k, grid), tokens)
+                 for o in res.outputs]
+    within, cumulative = cycle_rollouts([o.attention for o in res.outputs], cycle, head)
+    rolled = [ratio_to_uniform(keypoint_rollout_map(r, k, grid), grid[0] * grid[1]) for r in (within, cumulative)]
+    return per_cycle, rolled
+
+
 @guarded(*OUTPUTS)
 def attention(models: ModelSet, image_path, box_text: str | None, role: str = "student", cycle: int = 1,
               layer: int = -1, head: str | int = "mean", keypoint: int | str = 0
               ) -> tuple[go.Figure, go.Figure, go.Figure, str]:
-    """Selected map + rollout, all cycles as small multiples, token change per cycle, notes."""
+    """Selected map + both rollouts, all cycles as small multiples, token change per cycle, notes."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
     loaded = models.get(role)
     cfg = loaded.model.config
     if cfg.model_type == "cnn":
-        raise ValueError(f"{loaded.label} is a CNN: it has no tokens to inspect")
+        raise ValueError(f"{loaded.label} has no tokens and no attention to show (a CNN or a model that runs "
+                         "outside PyTorch); pick a token model: " + ", ".join(_token_roles(models)))
     res = models.result(role, image, box, attention=True)
-    k, grid = _keypoint_index(keypoint), patch_grid(loaded.model)
+    k = _keypoint_index(keypoint)
     cycle = int(min(max(1, int(cycle)), len(res.outputs)))
     layer = int(min(int(layer), cfg.depth - 1))
     head = head if head == "mean" else int(head)
     name = KEYPOINT_NAMES[k]
-    point = apply_affine(res.cycle_keypoints(loaded.model, cycle)[0][k], res.meta["matrix"])
-    att = res.outputs[cycle - 1].attention
-    selected = keypoint_attention_map(att, layer, head, k, grid).numpy()
-    rolled = keypoint_rollout_map(attention_rollout(att, head), k, grid).numpy()
-    top = attention_grid_figure(res.crop, [selected, rolled],
-                                [f"cycle {cycle}, layer {layer % cfg.depth}, head {head}: {name}",
-                                 f"rollout through cycle {cycle} ({name})"], marker=[point, point])
-    maps = [keypoint_attention_map(o.attention, layer, head, k, grid).numpy() for o in res.outputs]
     points = [apply_affine(res.cycle_keypoints(loaded.model, c + 1)[0][k], res.meta["matrix"])
               for c in range(len(res.outputs))]
-    cycles_fig = attention_grid_figure(res.crop, maps, [f"cycle {c + 1}" for c in range(len(maps))],
-                                       marker=points, height=380, shared_scale=True)
+    per_cycle, rolled = _maps(res, loaded, cycle, layer, head, k)
+    top = attention_grid_figure(res.crop, [per_cycle[cycle - 1], *rolled],
+                                [f"cycle {cycle}, layer {layer % cfg.depth}, head {head}: {name}",
+                                 f"rollout, cycle {cycle}'s layers only", f"rollout through cycles 1–{cycle}"],
+                                marker=[points[cycle - 1]] * 3, ratio=True)
+    cycles_fig = attention_grid_figure(res.crop, per_cycle, [f"cycle {c + 1}" for c in range(len(per_cycle))],
+                                       marker=points, height=380, ratio=True)
     if len(res.outputs) > 1:
         change = token_change_figure(token_change_per_cycle(res.outputs).numpy())
     else:
         change = empty_figure(f"{loaded.label} runs one cycle: no cycle-to-cycle change")
+    grid = patch_grid(loaded.model)
     notes = (f"**{loaded.label}**: {cfg.depth} layers × {cfg.heads} heads, {len(res.outputs)} cycle(s), "
              f"patch grid {grid[0]}×{grid[1]} on the {cfg.input_size[0]}×{cfg.input_size[1]} crop. "
-             "Crosses: the model's prediction for this keypoint at each cycle. "
-             "Rollout: attention multiplied through the layers with the residual identity (Abnar & Zuidema).")
+             + NOTES.format(tokens=res.outputs[0].attention[0].shape[-1], patches=grid[0] * grid[1], cycle=cycle))
     return top, cycles_fig, change, notes
+
+
+def _token_roles(models: ModelSet) -> list[str]:
+    return [r for r in models.roles() if models.get(r).model.config.model_type != "cnn"]
 
 
 def _controls_for(models: ModelSet, role: str) -> tuple:
@@ -73,7 +96,7 @@ def _controls_for(models: ModelSet, role: str) -> tuple:
 
 def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
     """The tab's widgets and events (call inside a gr.Tab)."""
-    roles = [r for r in models.roles() if models.get(r).model.config.model_type != "cnn"]
+    roles = _token_roles(models)
     first = "student" if "student" in roles else roles[0]
     cfg = models.get(first).model.config
     with gr.Row():
@@ -85,8 +108,9 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
         layer = gr.Slider(0, cfg.depth - 1, value=cfg.depth - 1, step=1, label="layer")
         run = gr.Button("Show attention", variant="primary")
     notes = gr.Markdown()
-    top = gr.Plot(label="selected attention map and rollout (on the network's input crop)")
-    cycles_fig = gr.Plot(label="the same layer/head in every cycle")
+    top = gr.Plot(label="selected attention map and its two rollouts, as ratios to uniform attention "
+                        "(on the network's input crop)")
+    cycles_fig = gr.Plot(label="the same layer/head in every cycle (ratio to uniform)")
     change = gr.Plot(label="keypoint-token change between cycles")
     inputs = [image, box, role, cycle, layer, head, keypoint]
     outputs = [top, cycles_fig, change, notes]

@@ -6,8 +6,8 @@ import plotly.graph_objects as go
 
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES
 from sdpose_core.data.transforms import apply_affine
-from sdpose_core.interpret.attribution import METHODS, keypoint_attribution
-from sdpose_core.viz import attention_grid_figure
+from sdpose_core.interpret.attribution import METHODS, attribution_panels
+from sdpose_core.viz import attention_grid_figure, empty_figure
 
 from ..inputs import parse_box, read_image
 from ..models import ModelSet
@@ -20,22 +20,30 @@ OUTPUTS = ("plot", "md")
 @guarded(*OUTPUTS)
 def attribution(models: ModelSet, image_path, box_text: str | None, student_role: str = "student",
                 keypoint: int | str = 0, method: str = "saliency") -> tuple[go.Figure, str]:
-    """Teacher and student attribution maps for one keypoint on the network crop, and a note."""
+    """Teacher and student attribution maps for one keypoint on the network crop, and a note.
+
+    A model without input gradients (BlazePose, ONNX) gets no saliency / integrated-gradients
+    panel; the note says why, and the other model's map is still drawn."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
     k = _keypoint_index(keypoint)
-    maps, points, titles, crop = [], [], [], None
-    for role in ("teacher", student_role):
-        loaded = models.get(role)
-        res = models.result(role, image, box)
-        crop = res.crop if crop is None else crop
-        maps.append(keypoint_attribution(loaded.model, image, k, box, method=method))
-        points.append(apply_affine(res.keypoints[k], res.meta["matrix"]))
-        titles.append(f"{loaded.label}: {KEYPOINT_NAMES[k]}")
-    fig = attention_grid_figure(crop, maps, titles, marker=points, shared_scale=True)
+    roles = list(dict.fromkeys(["teacher", student_role]))
+    loaded = {r: models.get(r) for r in roles}
+    panels = attribution_panels([(r, loaded[r].model) for r in roles], image, k, box, method=method)
+    drawn = [(r, p) for r, p in zip(roles, panels) if p.map is not None]
+    missing = [f"- **{loaded[r].label}**: no map. {p.reason}." for r, p in zip(roles, panels) if p.map is None]
     note = (f"**{method.replace('_', ' ')}** of each model's confidence for **{KEYPOINT_NAMES[k]}** "
             "with respect to the input crop (|attribution| summed over colour, each map scaled to max 1). "
             "Crosses: the model's prediction.")
+    if missing:
+        note += "\n\n" + "\n".join(missing)
+    if not drawn:
+        return empty_figure("no model here gives input gradients: pick occlusion"), note
+    results = {r: models.result(r, image, box) for r, _ in drawn}
+    fig = attention_grid_figure([results[r].crop for r, _ in drawn], [p.map for _, p in drawn],
+                                [f"{loaded[r].label}: {KEYPOINT_NAMES[k]}" for r, _ in drawn],
+                                marker=[apply_affine(results[r].keypoints[k], results[r].meta["matrix"])
+                                        for r, _ in drawn], shared_scale=True)
     return fig, note
 
 

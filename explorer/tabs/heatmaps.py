@@ -5,7 +5,8 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES
-from sdpose_core.interpret import distilpose_heatmap_view
+from sdpose_core.interpret import distilpose_heatmap_view, left_right_difference
+from sdpose_core.interpret.collapse import LIMITS
 from sdpose_core.viz import heatmap_comparison_figure, loss_table_markdown
 from sdpose_core.viz.heatmaps import heatmap_grid_figure, sigma_overlay_figure
 
@@ -13,6 +14,7 @@ from ..inputs import parse_box, read_image
 from ..models import ModelSet
 from ..ui import guarded
 from .attention import _keypoint_index
+from .compare import collapse_markdown
 
 OUTPUTS = ("plot", "plot", "md", "plot")
 
@@ -38,9 +40,26 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
              f"{name}: teacher heatmap at the student's point": f"{view.teacher_value[k]:.3f}",
              "teacher": teacher.label, "student": student.label}
     md = ("DistilPose loss terms for this image, without ground truth (so no `reg_loss`); "
-          "official weights, all keypoints weighted 1.\n\n" + loss_table_markdown(view.losses, extra))
+          "official weights, all keypoints weighted 1.\n\n" + loss_table_markdown(view.losses, extra)
+          + "\n\n" + "\n".join(_notes(view, teacher, student, t_res.outputs[0])))
     grid = heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES))
     return panels, overview, md, grid
+
+
+def _notes(view, teacher, student, teacher_out) -> list[str]:
+    """Why token terms are missing, and flags for maps or σ that do not follow the input."""
+    lines = []
+    if "kpt_dist_loss" not in view.losses:
+        why = ("has no tokens (it runs outside PyTorch or is a CNN)" if teacher_out.keypoint_tokens is None
+               else "has tokens of another shape than the student's")
+        lines += [f"No token terms (`kpt_dist_loss`, `vis_dist_loss`): {teacher.label} {why}.", ""]
+    limit = LIMITS["left_right_heatmaps"][0]
+    for who, maps in ((teacher.label, view.teacher), (f"{student.label} (simulated)", view.simulated)):
+        diff = left_right_difference(maps)
+        if diff < limit:
+            lines += [f"⚠️ **{who}: left and right heatmaps are nearly identical on this photo** (relative "
+                      f"difference {diff:.2f}, 0 = identical): it cannot tell left from right here.", ""]
+    return lines + collapse_markdown(student.label, student.model)
 
 
 def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -53,7 +54,8 @@ def attention_rollout(attentions: Sequence[torch.Tensor], head: int | str = "mea
     """Attention rollout through the layers: (T, T) = A_L' ... A_1' for batch item 0.
 
     With ``residual`` each layer is A' = 0.5 A + 0.5 I (the skip connection), rows renormalised,
-    as Abnar & Zuidema. Pass the layers of several cycles in order to roll out across cycles.
+    as Abnar & Zuidema. Pass the layers of several cycles in order to roll out across cycles
+    (:func:`cycle_rollouts` does both for a Multi-Cycled Transformer).
     """
     if not attentions:
         raise ValueError("no attention maps: run the model with return_attention=True")
@@ -65,6 +67,35 @@ def attention_rollout(attentions: Sequence[torch.Tensor], head: int | str = "mea
             a = a / a.sum(-1, keepdim=True)
         rolled = a if rolled is None else a @ rolled
     return rolled
+
+
+def cycle_rollouts(cycles: Sequence[Sequence[torch.Tensor]], cycle: int, head: int | str = "mean",
+                   residual: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two rollouts of cycle ``cycle`` (1-based) of a Multi-Cycled Transformer, each (T, T):
+
+    - *within*: cycle ``cycle``'s layers only (how the cycle mixes the tokens it was given);
+    - *cumulative*: every layer of cycles 1 .. ``cycle`` in order. Cycle N reads cycle N − 1's
+      output tokens, so this is the rollout from the input patches through cycle N,
+      ``R_N @ ... @ R_1`` with ``R_c`` the within-cycle rollout of cycle c.
+
+    Args:
+        cycles: per cycle, its per-layer attention tensors (B, heads, T, T).
+    """
+    if not 1 <= cycle <= len(cycles):
+        raise ValueError(f"cycle {cycle} out of range 1..{len(cycles)}")
+    within = attention_rollout(cycles[cycle - 1], head, residual)
+    cumulative = attention_rollout([layer for c in cycles[:cycle] for layer in c], head, residual)
+    return within, cumulative
+
+
+def ratio_to_uniform(att_map: torch.Tensor | np.ndarray, tokens: int) -> np.ndarray:
+    """An attention map divided by uniform attention ``1 / tokens``: 1 = no preference, 2 = twice
+    the uniform share, 0.5 = half. ``tokens``: what the map's row is a distribution over (all
+    K + N tokens for one layer's map, the N patches for a renormalised rollout row)."""
+    if tokens < 1:
+        raise ValueError(f"tokens must be >= 1, got {tokens}")
+    a = att_map.detach().cpu().numpy() if isinstance(att_map, torch.Tensor) else np.asarray(att_map)
+    return a.astype(np.float64) * tokens
 
 
 def keypoint_rollout_map(rollout: torch.Tensor, keypoint: int, grid_size: tuple[int, int],

@@ -6,7 +6,8 @@ regression heads: the raw score; SimCC heads: x-logit + y-logit at the unperturb
 """
 from __future__ import annotations
 
-from typing import Callable, Literal
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -16,6 +17,18 @@ from sdpose_core.data.topdown import load_image_crop
 
 Method = Literal["saliency", "integrated_gradients", "occlusion"]
 METHODS: tuple[str, ...] = ("saliency", "integrated_gradients", "occlusion")
+GRADIENT_METHODS: tuple[str, ...] = ("saliency", "integrated_gradients")
+
+
+class NoGradientError(ValueError):
+    """A gradient method was asked of a model whose output has no gradient with respect to its input."""
+
+
+def gives_input_gradients(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> bool:
+    """Whether ``fn(x)`` is differentiable with respect to ``x`` (False for models that run outside
+    PyTorch, such as BlazePose's TFLite interpreter or an ONNX Runtime session)."""
+    with torch.enable_grad():
+        return bool(fn(x.detach().clone().requires_grad_()).requires_grad)
 
 
 def keypoint_confidence_fn(model: nn.Module, crop: torch.Tensor, keypoint: int
@@ -61,6 +74,10 @@ def keypoint_attribution(model: nn.Module, image_rgb: np.ndarray, keypoint: int,
     crop, _ = load_image_crop(image_rgb, bbox, input_size=tuple(model.config.input_size))
     x = crop[None].clone()
     fn = keypoint_confidence_fn(model, x, keypoint)
+    if method in GRADIENT_METHODS and not gives_input_gradients(fn, x):
+        raise NoGradientError(f"{getattr(model.config, 'name', 'this model')} gives no gradient with respect to its "
+                              f"input (it runs outside PyTorch), so {method.replace('_', ' ')} cannot explain it; "
+                              "occlusion (perturbations only) can")
     baseline = torch.as_tensor(load_image_crop(np.zeros_like(image_rgb), bbox,
                                                input_size=tuple(model.config.input_size))[0][None])
     if method == "saliency":
@@ -78,3 +95,25 @@ def keypoint_attribution(model: nn.Module, image_rgb: np.ndarray, keypoint: int,
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     amap = result.detach()[0].abs().sum(0).numpy()
     return amap / max(float(amap.max()), 1e-12)
+
+
+@dataclass
+class AttributionPanel:
+    """One model's attribution map, or None with the reason it could not be made."""
+
+    label: str
+    map: np.ndarray | None
+    reason: str = ""
+
+
+def attribution_panels(models: Sequence[tuple[str, nn.Module]], image_rgb: np.ndarray, keypoint: int,
+                       bbox=None, method: Method = "saliency") -> list[AttributionPanel]:
+    """:func:`keypoint_attribution` for each (label, model); a model that gives no input gradients
+    gets ``map=None`` and the reason instead of failing the others."""
+    panels = []
+    for label, model in models:
+        try:
+            panels.append(AttributionPanel(label, keypoint_attribution(model, image_rgb, keypoint, bbox, method)))
+        except NoGradientError as err:
+            panels.append(AttributionPanel(label, None, str(err)))
+    return panels
