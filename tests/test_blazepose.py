@@ -13,14 +13,15 @@ pytest.importorskip("ai_edge_litert", reason="BlazePose needs the 'real' extra: 
 
 from sdpose_core import load_model  # noqa: E402
 from sdpose_core.cli import main as cli_main  # noqa: E402
-from sdpose_core.data.topdown import CocoKeypointDataset  # noqa: E402
+from sdpose_core.data.topdown import CocoKeypointDataset, load_image_crop  # noqa: E402
 from sdpose_core.data.transforms import crop_to_image  # noqa: E402
 from sdpose_core.evaluate.inference import run_pose  # noqa: E402
 from sdpose_core.evaluate.pck import pck  # noqa: E402
 from sdpose_core.evaluate.predict import evaluate_predictions, predict_dataset  # noqa: E402
 from sdpose_core.io.images import load_user_image  # noqa: E402
 from sdpose_core.real import MissingExtraError, install_blazepose  # noqa: E402
-from sdpose_core.real.blazepose import BlazePose, roi_from_landmarks  # noqa: E402
+from sdpose_core.real.blazepose import BlazePose, roi_from_landmarks, run_square, search_pass  # noqa: E402
+from sdpose_core.real.common import to_rgb01  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -48,17 +49,18 @@ def predictions(model, coco):
 
 
 def test_pck_on_real_coco_people(predictions, coco):
-    """Cropped from the labelled boxes: PCK@0.2 (bbox-normalised) >= 0.9 over every labelled keypoint."""
+    """Cropped from the labelled boxes: PCK@0.2 (bbox-normalised) >= 0.97 over every labelled keypoint
+    (0.983 measured; 0.939 with the former single-square two-pass path)."""
     visible = predictions.gt_keypoints[..., 2] > 0
     assert len(predictions.keypoints) == 12 and visible.sum() > 150
     result = pck(predictions.keypoints, predictions.gt_keypoints[..., :2], visible, predictions.bboxes, alpha=0.2)
-    assert result.overall >= 0.9
+    assert result.overall >= 0.97
     metrics = evaluate_predictions(predictions, coco.annotation_file)
     assert metrics["PCK@0.2"] == pytest.approx(result.overall) and metrics["AP"] > 0.4
 
 
 def test_regressed_landmarks_agree(model, coco):
-    """The landmarks BlazePose regresses (kept as ``coords``) reach the same bar."""
+    """The landmarks BlazePose regresses (kept as ``coords``) reach the same bar (0.989 measured)."""
     rows = []
     for i in range(len(coco)):
         item = coco[i]
@@ -67,7 +69,44 @@ def test_regressed_landmarks_agree(model, coco):
         rows.append(crop_to_image(pts, item["meta"]))
     gt = np.stack([coco[i]["meta"]["orig_keypoints"] for i in range(len(coco))])
     boxes = np.stack([coco[i]["meta"]["bbox"] for i in range(len(coco))])
-    assert pck(np.stack(rows), gt[..., :2], gt[..., 2] > 0, boxes, alpha=0.2).overall >= 0.9
+    assert pck(np.stack(rows), gt[..., :2], gt[..., 2] > 0, boxes, alpha=0.2).overall >= 0.97
+
+
+# (dx, dy) box-centre shift and size factor, as fractions of the box's long side
+BOX_JITTER = ((0.0, 0.0, 1.0), (0.01, 0.0, 1.0), (-0.01, 0.01, 0.98), (0.0, -0.01, 1.02), (0.01, 0.01, 1.0),
+              (-0.01, -0.01, 1.02))
+
+
+def _occluded_pck(model, ochuman, keypoints_of) -> float:
+    """PCK@0.2 over the occluded people, pooled over the boxes of ``BOX_JITTER``."""
+    hits = total = 0
+    for i in range(len(ochuman)):
+        meta = ochuman[i]["meta"]
+        image, box, gt = load_user_image(meta["file_name"]), meta["bbox"], meta["orig_keypoints"]
+        side = float(box[2:].max())
+        for dx, dy, f in BOX_JITTER:
+            centre, wh = box[:2] + box[2:] / 2 + np.array([dx, dy]) * side, box[2:] * f
+            tensor, crop_meta = load_image_crop(image, np.r_[centre - wh / 2, wh], input_size=model.config.input_size)
+            pred = crop_to_image(keypoints_of(to_rgb01(tensor[None])[0]), crop_meta)
+            visible = gt[:, 2] > 0
+            hits += int(((np.linalg.norm(pred - gt[:, :2], axis=1) < 0.2 * side) & visible).sum())
+            total += int(visible.sum())
+    return hits / total
+
+
+def test_occluded_people_crop_search_beats_one_square(model, real_dir):
+    """Issue 14.2: on the heavily occluded OCHuman people, the crop search + second pass beats one
+    pass on the crop's square (the former first pass) on every box of a small jitter (0.872 vs
+    0.781 measured), and ``sdpose eval``'s figure stays >= 0.82 (0.822 measured; 0.767 before).
+    One of the five people (15 keypoints) is hidden behind another, whom BlazePose follows."""
+    ochuman = CocoKeypointDataset(real_dir / "ochuman", input_size=model.config.input_size)
+    h, w = model.config.input_size
+    searched = _occluded_pck(model, ochuman, lambda crop: search_pass(model._runner, crop).keypoints)
+    one_square = _occluded_pck(model, ochuman, lambda crop: run_square(model._runner, crop, (w / 2, h / 2),
+                                                                        float(max(h, w))).keypoints)
+    assert searched >= 0.85 and searched >= one_square + 0.05
+    preds = predict_dataset(model, ochuman, progress=False)
+    assert evaluate_predictions(preds, ochuman.annotation_file)["PCK@0.2"] >= 0.82
 
 
 def test_outputs_have_our_heatmap_head_layout(model):

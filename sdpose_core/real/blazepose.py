@@ -1,16 +1,23 @@
 """BlazePose full (MediaPipe's ``pose_landmark_full.tflite``) as an offline real-photo teacher.
 
 The network reads a 256x256 RGB crop in [0, 1] and returns 39 landmarks (33 body points + ROI
-helpers; x, y, z, visibility, presence in input pixels), 39 heatmaps of 64x64 and more. It
-needs a person-centred crop, so :class:`BlazePose` runs two passes on every crop it is given:
+helpers; x, y, z, visibility, presence in input pixels), 39 heatmaps of 64x64, a pose presence
+score and more. It needs a person-centred crop and follows whoever dominates it, so on every crop
+it is given (our top-down crop: box x 1.25) :class:`BlazePose` runs:
 
-1. the square around the centre of our top-down crop (box x 1.25, as every model here gets);
-2. MediaPipe's own region from the first pass: centred on landmark 33 (mid-hip), side
+1. a search: one pass on each centred square of side ``SEARCH_SCALES`` x the crop's long side
+   (box x 1.1, 1.25, 1.4), keeping the pass BlazePose is most sure of (pose presence x mean
+   visibility of the 17 COCO points); a tight square leaves out an occluding neighbour, a loose
+   one gives a truncated person context;
+2. MediaPipe's own second pass from the kept one: centred on landmark 33 (mid-hip), side
    2 x 1.25 x |landmark 34 - landmark 33|, rotated so that 33 -> 34 points up.
 
-The second pass's 17 COCO heatmaps (sigmoid of the logits) are warped back into the crop's
-(H/4, W/4) heatmap grid, so the model plugs into everything that reads a heatmap head
-(``predict``, ``sdpose eval``, ``run_pose``, the explorer); the regressed landmarks are kept too.
+Keypoints are the second pass's regressed landmarks, read through its heatmaps as MediaPipe's
+``RefineLandmarksFromHeatmapCalculator`` does: each of the 17 COCO heatmaps (sigmoid) is weighted
+by a Gaussian window around its regressed landmark (``LOCAL_SIGMA``), so a neighbour's joint
+elsewhere in the crop cannot win the argmax. These person heatmaps are warped back into the crop's
+(H/4, W/4) grid, so the model plugs into everything that reads a heatmap head (``predict``,
+``sdpose eval``, ``run_pose``, the explorer, distillation); the regressed landmarks are kept too.
 """
 from __future__ import annotations
 
@@ -38,6 +45,11 @@ COCO_FROM_BLAZEPOSE = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27
 NET_SIZE = 256  # input side
 HM_STRIDE = 4  # 64x64 heatmaps over the 256x256 input
 ROI_SCALE = 1.25  # MediaPipe's rect transformation from the alignment points
+# First-pass squares, as fractions of the crop's long side: box x 1.1, 1.25 and 1.4 for our
+# box x 1.25 crops (measured on ../shared/real, docs/real_photos.md).
+SEARCH_SCALES = (0.88, 1.0, 1.12)
+LOCAL_SIGMA = 2.0  # heatmap cells (8 input px): the window around a regressed landmark
+_FLOOR = 1e-3  # the window's own weight, so that a flat heatmap peaks at the regressed landmark
 
 
 class _Runner:
@@ -56,38 +68,44 @@ class _Runner:
                                     "re-fetch it with: sdpose install-blazepose --force") from None
         shape = tuple(self.interpreter.get_input_details()[0]["shape"])
         outputs = {d["name"]: d["index"] for d in self.interpreter.get_output_details()}
-        if shape != (1, NET_SIZE, NET_SIZE, 3) or not {"Identity", "Identity_3"} <= set(outputs):
+        if shape != (1, NET_SIZE, NET_SIZE, 3) or not {"Identity", "Identity_1", "Identity_3"} <= set(outputs):
             raise MissingExtraError(f"{path}: not pose_landmark_full.tflite (input {shape}, outputs "
                                     f"{sorted(outputs)}); re-fetch it with: sdpose install-blazepose --force")
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.outputs = outputs
         self.lock = threading.Lock()
 
-    def __call__(self, rgb01: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(256, 256, 3) float32 -> landmarks (39, 5) and heatmap logits (64, 64, 39)."""
+    def __call__(self, rgb01: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(256, 256, 3) float32 -> landmarks (39, 5), heatmap logits (64, 64, 39), pose presence."""
         with self.lock:
             self.interpreter.set_tensor(self.input, np.ascontiguousarray(rgb01[None], dtype=np.float32))
             self.interpreter.invoke()
             landmarks = self.interpreter.get_tensor(self.outputs["Identity"]).reshape(-1, 5).copy()
             heatmaps = self.interpreter.get_tensor(self.outputs["Identity_3"])[0].copy()
-        return landmarks, heatmaps
+            presence = float(self.interpreter.get_tensor(self.outputs["Identity_1"]).reshape(-1)[0])
+        return landmarks, heatmaps, presence
 
 
 @dataclass
 class BlazePosePass:
-    """The second pass on one crop.
+    """One BlazePose run on a square of a crop.
 
     Attributes:
         keypoints: (17, 2) regressed COCO keypoints in crop pixels.
         visibility: (17,) sigmoid of BlazePose's visibility logits.
-        heatmaps: (17, 64, 64) sigmoid heatmaps in the network's own frame.
+        heatmaps: (17, 64, 64) the person's heatmaps in the network's own frame: sigmoid heatmaps
+            weighted by a Gaussian window around each regressed landmark (``local_heatmaps``).
         net_from_crop: (2, 3) affine, crop pixels -> network input pixels (256x256).
+        landmarks: (39, 2) every landmark in crop pixels (33, 34 give the next region).
+        confidence: pose presence x mean visibility of the 17 COCO points.
     """
 
     keypoints: np.ndarray
     visibility: np.ndarray
     heatmaps: np.ndarray
     net_from_crop: np.ndarray
+    landmarks: np.ndarray
+    confidence: float
 
     def heatmaps_in_crop(self, heatmap_size: tuple[int, int]) -> np.ndarray:
         """The heatmaps warped into the crop's (h, w) grid (heatmap px = crop px / 4): (17, h, w)."""
@@ -117,24 +135,51 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -60.0, 60.0)))
 
 
-def two_pass(runner: Any, crop: np.ndarray) -> BlazePosePass:
-    """Run BlazePose twice on an (H, W, 3) float RGB crop in [0, 1] (see the module docstring)."""
-    h, w = crop.shape[:2]
-    side, centre, rotation = float(max(h, w)), np.array([w / 2.0, h / 2.0]), 0.0
-    for step in range(2):
-        matrix = get_affine_matrix(centre, np.array([side, side]), rotation, (NET_SIZE, NET_SIZE))
-        net_in = cv2.warpAffine(crop, matrix, (NET_SIZE, NET_SIZE), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        landmarks, logits = runner(net_in)
-        points = apply_affine(landmarks[:, :2], invert_affine(matrix))  # crop pixels
-        if step == 0:
-            c2, s2, r2 = roi_from_landmarks(points)
-            if not (np.isfinite(c2).all() and s2 > 4.0):  # degenerate region: keep the first pass
-                break
-            centre, side, rotation = c2, s2, r2
+def local_heatmaps(logits: np.ndarray, centres: np.ndarray, sigma: float = LOCAL_SIGMA) -> np.ndarray:
+    """The person's heatmaps: ``sigmoid(logits)`` read only around its own regressed landmarks.
+
+    Args:
+        logits: (h, w, K) heatmap logits. centres: (K, 2) regressed landmarks in heatmap cells.
+
+    Returns:
+        (K, h, w) float32 in [0, 1]: (sigmoid + 1e-3) x a Gaussian window of ``sigma`` cells at each centre,
+        so the argmax stays within a few cells of the landmark (a neighbour's joint elsewhere in
+        the crop cannot win it) and a flat map peaks at the landmark itself.
+    """
+    h, w, _ = logits.shape
+    ys, xs = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
+    c = np.asarray(centres, dtype=np.float64)
+    gx = np.exp(-((xs[None, :] - c[:, :1]) ** 2) / (2 * sigma ** 2))  # (K, w)
+    gy = np.exp(-((ys[None, :] - c[:, 1:]) ** 2) / (2 * sigma ** 2))  # (K, h)
+    window = gy[:, :, None] * gx[:, None, :]
+    return np.minimum((_sigmoid(logits).transpose(2, 0, 1) + _FLOOR) * window, 1.0).astype(np.float32)
+
+
+def run_square(runner: Any, crop: np.ndarray, centre: Sequence[float], side: float,
+               rotation: float = 0.0) -> BlazePosePass:
+    """One BlazePose pass on the square (centre, side, rotation) of an (H, W, 3) RGB crop in [0, 1]."""
+    matrix = get_affine_matrix(np.asarray(centre, dtype=np.float64), np.array([side, side]), rotation,
+                               (NET_SIZE, NET_SIZE))
+    net_in = cv2.warpAffine(crop, matrix, (NET_SIZE, NET_SIZE), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    landmarks, logits, presence = runner(net_in)
     idx = list(COCO_FROM_BLAZEPOSE)
-    return BlazePosePass(points[idx].astype(np.float32), _sigmoid(landmarks[idx, 3]).astype(np.float32),
-                         _sigmoid(logits[:, :, idx]).transpose(2, 0, 1).astype(np.float32), matrix)
+    points = apply_affine(landmarks[:, :2], invert_affine(matrix))  # crop pixels
+    visibility = _sigmoid(landmarks[idx, 3]).astype(np.float32)
+    heatmaps = local_heatmaps(logits[:, :, idx], landmarks[idx, :2] / HM_STRIDE)
+    return BlazePosePass(points[idx].astype(np.float32), visibility, heatmaps, matrix,
+                         points.astype(np.float32), float(presence) * float(visibility.mean()))
+
+
+def search_pass(runner: Any, crop: np.ndarray, scales: Sequence[float] = SEARCH_SCALES) -> BlazePosePass:
+    """The search and the second pass of the module docstring on one (H, W, 3) crop in [0, 1]."""
+    h, w = crop.shape[:2]
+    centre, side = (w / 2.0, h / 2.0), float(max(h, w))
+    first = max((run_square(runner, crop, centre, side * s) for s in scales), key=lambda p: p.confidence)
+    c2, s2, r2 = roi_from_landmarks(first.landmarks)
+    if not (np.isfinite(c2).all() and s2 > 4.0):  # degenerate region: keep the first pass
+        return first
+    return run_square(runner, crop, c2, s2, r2)
 
 
 class BlazePose(nn.Module):
@@ -165,8 +210,8 @@ class BlazePose(nn.Module):
         self._runner = _Runner(path, threads or max(1, min(4, os.cpu_count() or 1)))
 
     def run_crops(self, rgb01: np.ndarray) -> list[BlazePosePass]:
-        """Two-pass results for a batch of float RGB crops (B, H, W, 3) in [0, 1]."""
-        return [two_pass(self._runner, crop) for crop in rgb01]
+        """Search + second-pass results for a batch of float RGB crops (B, H, W, 3) in [0, 1]."""
+        return [search_pass(self._runner, crop) for crop in rgb01]
 
     def forward(self, images: torch.Tensor, cycles: int | None = None,
                 return_attention: bool = False) -> list[CycleOutput]:
