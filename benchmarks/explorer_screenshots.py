@@ -1,10 +1,14 @@
 """Screenshot every explorer tab in headless Chromium: docs/img/explorer_<tab>.png.
 
     python benchmarks/explorer_screenshots.py [--checkpoint-dir DIR] [--runs RUN] [--out docs/img]
+        [--tabs compare attention ...] [--teacher blazepose] [--distilpose FILE]
+        [--photo IMAGE --box "x, y, w, h" [--area PX2]] [--student ROLE] [--cycle N] [--suffix _real]
 
 Needs the Debian packages ``chromium`` (at /usr/bin/chromium) and the ``playwright`` Python
 package (no browser download: the system Chromium is used). Starts the app in this process on a
-free port, picks the first example, presses each tab's button and waits for its plots.
+free port, picks the first example (or uploads ``--photo`` and types ``--box`` / ``--area``),
+presses each tab's button and waits for its plots. ``--tabs`` limits the tabs (file names:
+compare, attention, heatmaps, stages, attribution, live); ``--suffix`` is added to each file name.
 """
 from __future__ import annotations
 
@@ -29,20 +33,41 @@ TABS = {
 }
 
 
-def open_page(browser, url: str):
-    """A loaded explorer page with the first example picked."""
+def open_page(browser, url: str, photo: Path | None = None, box: str = "", area: str = ""):
+    """A loaded explorer page with the first example picked, or ``photo`` uploaded with ``box``."""
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("text=examples", timeout=60_000)
-    page.locator(".gallery-item, button.gallery-item, tr.tr-body, .example").first.click()
+    if photo is None:
+        page.locator(".gallery-item, button.gallery-item, tr.tr-body, .example").first.click()
+    else:
+        page.locator("input[type=file]").first.set_input_files(str(photo))
     page.wait_for_selector("[data-testid='image'] img, .image-container img", timeout=60_000)
     page.wait_for_timeout(1500)  # the example's box fills in after the image
+    if photo is not None:
+        page.get_by_label("person box").fill(box)
+    if area:
+        page.get_by_label("annotated person area (px², optional)").fill(area)
     return page
 
 
-def show_tab(page, label: str, button: str, plots: int, timeout_ms: int = 90_000) -> None:
-    """Open a tab, press its button, wait until its plots are drawn."""
+def pick_student(page, role: str) -> None:
+    """Choose ``role`` in the Compare tab's student dropdown."""
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("[role=tabpanel]:visible").get_by_label("student").click()
+    page.get_by_role("option", name=role, exact=True).click()
+    page.wait_for_timeout(500)
+
+
+def show_tab(page, label: str, button: str, plots: int, timeout_ms: int = 90_000, cycle: int | None = None) -> None:
+    """Open a tab, press its button, wait until its plots are drawn (``cycle``: set the attention
+    tab's cycle slider first)."""
     page.get_by_role("tab", name=label).click()
+    if cycle is not None and label == "Token attention":
+        number = page.locator("[role=tabpanel]:visible").get_by_label("number input for cycle")
+        number.fill(str(cycle))
+        number.press("Enter")
+        page.wait_for_timeout(1500)
     page.get_by_role("button", name=button).click()
     panel = page.locator("[role=tabpanel]:visible")
     panel.locator(".js-plotly-plot").nth(plots - 1).wait_for(timeout=timeout_ms)
@@ -64,18 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint-dir", type=Path)
     p.add_argument("--runs", type=Path, nargs="*", default=[])
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    p.add_argument("--tabs", nargs="*", default=[name for name, *_ in TABS.values()])
+    p.add_argument("--teacher", help="teacher file or 'blazepose' (default: the bundled teacher)")
+    p.add_argument("--distilpose", help="DistilPose student file (default: the bundled one)")
+    p.add_argument("--photo", type=Path, help="upload this photo instead of picking the first example")
+    p.add_argument("--box", default="", help="person box typed with --photo")
+    p.add_argument("--area", default="", help="annotated person area typed into the Compare tab")
+    p.add_argument("--suffix", default="", help="added to each file name, e.g. _real")
+    p.add_argument("--cycle", type=int, help="the attention tab's cycle (default: 1)")
+    p.add_argument("--student", help="the Compare tab's student role (default: the first)")
     args = p.parse_args(argv)
-    models = ModelSet.load(args.checkpoint_dir)
+    models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, distilpose=args.distilpose)
     models.runs = list(args.runs) or models.runs  # default: the bundled snapshot histories
     demo, url = start_background(models)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = open_page(browser, url)
+            page = open_page(browser, url, args.photo, args.box, args.area)
+            if args.student:
+                pick_student(page, args.student)
             for label, (name, button, plots) in TABS.items():
-                show_tab(page, label, button, plots)
-                path = args.out / f"explorer_{name}.png"
+                if name not in args.tabs:
+                    continue
+                show_tab(page, label, button, plots, cycle=args.cycle)
+                path = args.out / f"explorer_{name}{args.suffix}.png"
                 page.screenshot(path=str(path), full_page=True)
                 print(f"{label}: {path}" + (f"  toasts: {error_toasts(page)}" if error_toasts(page) else ""))
             browser.close()

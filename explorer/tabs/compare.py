@@ -97,7 +97,7 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
         teacher = gr.Dropdown(teachers, value="teacher", label="teacher (BlazePose / ONNX when installed)",
                               scale=2)
         area = gr.Textbox(label="annotated person area (px², optional)", scale=1,
-                          info="COCO `area`; blank: 0.53 × box area")
+                          info="COCO `area`; blank = 0.53 × box")
         run = gr.Button("Compare", variant="primary", scale=1)
     summary = gr.Markdown()
     overlay = gr.Plot(label="skeletons (original image pixels; marker fill = confidence)")
