@@ -6,6 +6,11 @@ import sys
 from pathlib import Path
 
 
+# what --teacher / --student accept (docs/real_photos.md says where to get the official files)
+MODEL_FILES = ("our checkpoint (.pt), an official SDPose / DistilPose / TokenPose .pth or an RTMPose / "
+               "DWPose .onnx")
+
+
 def build_parser(prog: str = "python -m explorer") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description="Gradio explorer for SDPose / DistilPose models")
     add_arguments(p)
@@ -18,27 +23,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--checkpoint-dir", type=Path, help="folder of <zoo-name>.pt checkpoints "
                    "(default: data_samples/checkpoints)")
-    p.add_argument("--teacher", type=Path, help="heatmap teacher checkpoint, or `blazepose` (the `real` extra; default synth-teacher)")
-    p.add_argument("--student", type=Path, help="SDPose student checkpoint (default synth-student)")
+    p.add_argument("--teacher", type=Path, help=f"teacher: {MODEL_FILES}, or `blazepose` (default: "
+                   "synth-teacher; on photos BlazePose when the `real` extra is installed)")
+    p.add_argument("--student", type=Path, help=f"student: {MODEL_FILES}, or a run folder of `sdpose train` / "
+                   "`sdpose distill-folder` (default synth-student)")
     p.add_argument("--distilpose", type=Path, help="DistilPose regression student (default synth-regression)")
     p.add_argument("--simcc", type=Path, help="SimCC / DWPose student (optional)")
     p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the stages tab (default: the bundled snapshot histories)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
 
 
+def load_models(args: argparse.Namespace):
+    """The ModelSet of the command line; a file named there must load (CheckpointError naming the
+    flag, the file and what is wrong), never silently replaced by random weights. A run folder given
+    as ``--student`` also opens its snapshot history in the Distillation stages tab."""
+    from explorer.models import ModelSet
+
+    models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, student=args.student,
+                           distilpose=args.distilpose, simcc=args.simcc, strict=True)
+    models.runs = [Path(r) for r in args.runs] or models.runs  # default: the bundled histories
+    if args.student is not None and (Path(args.student) / "history").is_dir():
+        models.runs = [Path(args.student), *(r for r in models.runs if r != Path(args.student))]
+    return models
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the models, build the app and serve until interrupted."""
     from explorer.app import MAX_UPLOAD, build_app
-    from explorer.models import ModelSet
+    from sdpose_core.errors import CheckpointError
 
     for name in ("checkpoint_dir", "teacher", "student", "distilpose", "simcc"):
         value = getattr(args, name)
         if value is not None and str(value) != "blazepose" and not Path(value).exists():
             print(f"explorer: {name.replace('_', '-')} {value} does not exist", file=sys.stderr)
             return 2
-    models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, student=args.student,
-                           distilpose=args.distilpose, simcc=args.simcc)
-    models.runs = [Path(r) for r in args.runs] or models.runs  # default: the bundled histories
+    try:
+        models = load_models(args)
+    except CheckpointError as err:
+        print(f"explorer: {err}", file=sys.stderr)
+        return 2
     if models.any_untrained():
         print("explorer: some models have no checkpoint and run untrained (see the 'models' panel)")
     demo = build_app(models)

@@ -20,6 +20,8 @@ from sdpose_core.evaluate.inference import PoseResult, run_pose
 from sdpose_core.io.checkpoint import CheckpointError, load_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR, build_model, bundled_manifest
 
+from .provenance import UNKNOWN, Provenance, domain_note, is_synthpose_crop, provenance_of
+
 # role -> (zoo name, what it is)
 ROLES: dict[str, tuple[str, str]] = {
     "teacher": ("synth-teacher", "heatmap teacher (TokenPose)"),
@@ -29,17 +31,21 @@ ROLES: dict[str, tuple[str, str]] = {
 }
 OPTIONAL_ROLES = ("simcc",)  # shown only when a checkpoint exists
 REAL_MODELS = ("blazepose",)  # the `real` extra (sdpose install-blazepose), listed when installed
+AUTO = "auto"  # teacher choice: ModelSet.teacher_for the image
 
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference plus how to label it in the UI."""
+    """A model ready for inference plus how to label it in the UI.
+
+    ``note`` is what the models panel shows beside it: why it is untrained, or its provenance."""
 
     role: str
     model: nn.Module
     source: str
     trained: bool
     note: str = ""
+    provenance: Provenance = UNKNOWN
 
     @property
     def label(self) -> str:
@@ -52,36 +58,44 @@ def _untrained(role: str, zoo_name: str, note: str) -> LoadedModel:
     return LoadedModel(role, build_model(zoo_name).eval(), "random init", False, note)
 
 
-def load_role(role: str, path: str | Path | None, checkpoint_dir: Path) -> LoadedModel | None:
-    """Load one role from an explicit file, else ``<checkpoint_dir>/<zoo>.pt``, else random init."""
+def loaded(role: str, model: nn.Module, source: str) -> LoadedModel:
+    """A trained model with its provenance (``explorer.provenance``) as its note."""
+    prov = provenance_of(model, source)
+    return LoadedModel(role, model, source, True, prov.text(), prov)
+
+
+def model_file(path: str | Path) -> Path:
+    """An explicit ``--teacher`` / ``--student`` ... value as a file: a run folder (``sdpose train``,
+    ``sdpose distill-folder``) stands for its ``model.pt``."""
+    path = Path(path)
+    return path / "model.pt" if path.is_dir() else path
+
+
+def load_role(role: str, path: str | Path | None, checkpoint_dir: Path, strict: bool = False) -> LoadedModel | None:
+    """Load one role from an explicit file, else ``<checkpoint_dir>/<zoo>.pt``, else random init.
+
+    ``path`` may be ``blazepose``, any file ``load_model`` reads (our checkpoints, official SDPose /
+    DistilPose / TokenPose ``.pth``, RTMPose / DWPose ``.onnx``) or a run folder. With ``strict``
+    an explicit path that does not load raises its CheckpointError (the message names the file and
+    what is wrong) instead of falling back to random weights.
+    """
     zoo_name = ROLES[role][0]
-    candidate = Path(path) if path else checkpoint_dir / f"{zoo_name}.pt"
+    candidate = model_file(path) if path else checkpoint_dir / f"{zoo_name}.pt"
     if str(path) == "blazepose":  # the offline real-photo teacher (`real` extra), by name
-        try:
-            return LoadedModel(role, load_model("blazepose"), "blazepose", True)
-        except CheckpointError as err:
-            return _untrained(role, zoo_name, f"could not load BlazePose: {err}")
-    if not candidate.is_file():
+        candidate = Path("blazepose")
+    elif not candidate.is_file():
+        if strict and path:
+            raise CheckpointError(f"--{role} {path}: no such file" + (
+                " (a folder without model.pt: not a finished run)" if Path(path).is_dir() else ""))
         if role in OPTIONAL_ROLES and not path:
             return None
         return _untrained(role, zoo_name, f"no checkpoint at {candidate}")
     try:
-        model = load_model(candidate)
+        return loaded(role, load_model(candidate), str(candidate))
     except CheckpointError as err:
+        if strict and path:
+            raise CheckpointError(f"--{role} {err}") from None
         return _untrained(role, zoo_name, f"could not load {candidate}: {err}")
-    return LoadedModel(role, model, str(candidate), True, provenance_note(candidate))
-
-
-def provenance_note(checkpoint: Path) -> str:
-    """What a bundled checkpoint was trained on and how well, from the manifest.json beside it
-    (written by benchmarks/bundle_checkpoints.py); "" for files the manifest does not list."""
-    row = next((r for r in bundled_manifest(checkpoint.parent) if Path(r.get("path", "")).name == checkpoint.name), None)
-    if not row or row.get("AP") is None:
-        return ""
-    scores = [f"AP ×100 {100 * row['AP']:.1f} on its val set"]
-    scores += [f"{100 * row[k]:.1f} on held-out {level}" for k, level in (("AP_easy", "easy"), ("AP_medium", "medium"))
-               if row.get(k) is not None]
-    return f"trained on {row.get('trained_on', 'SynthPose')} only; " + ", ".join(scores)
 
 
 def bundled_runs(folder: Path) -> list[Path]:
@@ -98,12 +112,12 @@ def load_extras(folder: Path) -> dict[str, LoadedModel]:
     extras = {}
     for name in REAL_MODELS:
         try:
-            extras[name] = LoadedModel(name, load_model(name), name, True)
+            extras[name] = loaded(name, load_model(name), name)
         except CheckpointError:
             pass
     for onnx_file in sorted(folder.glob("*.onnx")):
         try:
-            extras[f"onnx:{onnx_file.stem}"] = LoadedModel("onnx", load_model(onnx_file), str(onnx_file), True)
+            extras[f"onnx:{onnx_file.stem}"] = loaded("onnx", load_model(onnx_file), str(onnx_file))
         except CheckpointError:
             pass
     return extras
@@ -117,6 +131,7 @@ class ModelSet:
         self.models = models
         self.extras = extras or {}  # models of other runtimes (BlazePose, ONNX), offered beside the roles
         self.runs: list[Path] = []  # training run folders offered by the stages tab
+        self.explicit: set[str] = set()  # roles given on the command line (--teacher ...)
         self._cache: OrderedDict[tuple, PoseResult] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -124,12 +139,15 @@ class ModelSet:
     @classmethod
     def load(cls, checkpoint_dir: str | Path | None = None, teacher: str | None = None,
              student: str | None = None, distilpose: str | None = None, simcc: str | None = None,
-             warmup: bool = True) -> "ModelSet":
+             warmup: bool = True, strict: bool = False) -> "ModelSet":
+        """The roles from explicit files (see ``load_role``; ``strict``: a file that does not load
+        raises) or ``checkpoint_dir``, plus BlazePose and the folder's ONNX files when they load."""
         folder = Path(checkpoint_dir) if checkpoint_dir else CHECKPOINT_DIR
         paths = {"teacher": teacher, "student": student, "distilpose": distilpose, "simcc": simcc}
-        models = {r: m for r in ROLES if (m := load_role(r, paths[r], folder)) is not None}
+        models = {r: m for r in ROLES if (m := load_role(r, paths[r], folder, strict)) is not None}
         out = cls(models, extras=load_extras(folder))
         out.runs = bundled_runs(folder)
+        out.explicit = {r for r, p in paths.items() if p}
         if warmup:  # the first forward of a model is slow; keep it out of the latency shown
             blank = np.zeros((64, 48, 3), np.uint8)
             for m in models.values():
@@ -146,6 +164,31 @@ class ModelSet:
 
     def any_untrained(self) -> bool:
         return any(not m.trained for m in self.models.values())
+
+    def teacher_for(self, image: np.ndarray) -> str:
+        """The default teacher role for ``image``: BlazePose (when installed) for anything but a
+        bundled SynthPose crop, unless a teacher was given explicitly (``--teacher``)."""
+        if "teacher" not in self.explicit and "blazepose" in self.roles() and not is_synthpose_crop(image):
+            return "blazepose"
+        return "teacher"
+
+    def teacher_choices(self) -> list[tuple[str, str]]:
+        """(label, value) of the first teacher choices: ``auto`` first when it can pick BlazePose."""
+        if "teacher" not in self.explicit and "blazepose" in self.roles():
+            return [("auto: BlazePose on photos, teacher on SynthPose crops", AUTO), ("teacher", "teacher")]
+        return [("teacher", "teacher")]
+
+    def result_notes(self, roles: Sequence[str], image: np.ndarray) -> list[str]:
+        """Markdown lines for a result: what each model was trained on and how well, and a warning
+        for each SynthPose-only model run on an image that is not a SynthPose crop."""
+        lines, warnings = [], []
+        for role in dict.fromkeys(roles):
+            m = self.get(role)
+            what = m.provenance.text() or ("random weights" if not m.trained else "training data unknown "
+                                           "(no manifest or run folder beside the file)")
+            lines.append(f"- **{m.label}**: {what}")
+            warnings += [note] if (note := domain_note(m.label, m.provenance, image)) else []
+        return [*warnings, *([""] if warnings else []), *lines, ""]
 
     def result(self, role: str, image: np.ndarray, bbox: Sequence[float] | None,
                attention: bool = False) -> PoseResult:

@@ -105,7 +105,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     from sdpose_core import load_model
     from sdpose_core.real.onnx_pose import export_onnx
 
-    out = export_onnx(load_model(args.model), args.out, opset=args.opset)
+    out = export_onnx(load_model(args.model), args.out, opset=args.opset, source=str(args.model))
     print(f"wrote {out} (RTMPose layout: input (1, 3, H, W), outputs simcc_x, simcc_y)")
     return 0
 

@@ -79,6 +79,7 @@ def attention(models: ModelSet, image_path, box_text: str | None, role: str = "s
     notes = (f"**{loaded.label}**: {cfg.depth} layers × {cfg.heads} heads, {len(res.outputs)} cycle(s), "
              f"patch grid {grid[0]}×{grid[1]} on the {cfg.input_size[0]}×{cfg.input_size[1]} crop. "
              + NOTES.format(tokens=res.outputs[0].attention[0].shape[-1], patches=grid[0] * grid[1], cycle=cycle))
+    notes += "\n\n" + "\n".join(models.result_notes([role], image))  # trained on what, how well
     return top, cycles_fig, change, notes
 
 

@@ -37,6 +37,7 @@ def attribution(models: ModelSet, image_path, box_text: str | None, student_role
             "Crosses: the model's prediction.")
     if missing:
         note += "\n\n" + "\n".join(missing)
+    note += "\n\n" + "\n".join(models.result_notes(roles, image))  # trained on what, how well
     if not drawn:
         return empty_figure("no model here gives input gradients: pick occlusion"), note
     results = {r: models.result(r, image, box) for r, _ in drawn}

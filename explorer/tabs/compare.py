@@ -11,7 +11,7 @@ from sdpose_core.interpret import collapse_report
 from sdpose_core.viz import PoseDrawing, confidence_bar_figure, skeleton_figure
 
 from ..inputs import EXAMPLE_DIR, parse_box, read_image
-from ..models import ModelSet
+from ..models import AUTO, ModelSet
 from ..ui import guarded
 
 OUTPUTS = ("plot", "plot", "md")
@@ -63,13 +63,15 @@ def collapse_markdown(label: str, model) -> list[str]:
 
 @guarded(*OUTPUTS)
 def compare(models: ModelSet, image_path, box_text: str | None, student_role: str = "student",
-            teacher_role: str = "teacher", area_text: str | None = None) -> tuple[go.Figure, go.Figure, str]:
+            teacher_role: str = AUTO, area_text: str | None = None) -> tuple[go.Figure, go.Figure, str]:
     """Overlay figure (one panel per model), confidence bars, and a Markdown summary.
 
-    ``teacher_role`` is any loaded model (the bundled teacher, BlazePose, an ONNX file ...);
+    ``teacher_role`` is any loaded model (the bundled teacher, BlazePose, an ONNX file ...), or
+    ``auto``: ``ModelSet.teacher_for`` (BlazePose on photos when installed);
     ``area_text`` the person's annotated area (blank: a bundled example's label, else an estimate)."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
+    teacher_role = models.teacher_for(image) if teacher_role == AUTO else teacher_role
     area = parse_area(area_text)
     area = area if area is not None else _known_area(image_path, box)
     roles = list(dict.fromkeys([teacher_role, student_role]))  # the same model twice: one panel
@@ -79,6 +81,7 @@ def compare(models: ModelSet, image_path, box_text: str | None, student_role: st
     lines = agreement_markdown(models.get(teacher_role).label, models.get(student_role).label, agree)
     for r in roles:
         lines += collapse_markdown(models.get(r).label, models.get(r).model)
+    lines += models.result_notes(roles, image)  # what each was trained on; SynthPose-only on a photo
     lines += ["| model | latency (ms, one forward) | mean confidence | weights |", "| --- | ---: | ---: | --- |"]
     for r in roles:
         m, res = models.get(r), results[r]
@@ -90,11 +93,11 @@ def compare(models: ModelSet, image_path, box_text: str | None, student_role: st
 def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
     """The tab's widgets and events (call inside a gr.Tab)."""
     students = models.roles(students_only=True)
-    teachers = ["teacher", *(r for r in models.roles() if r != "teacher")]
+    teachers = [*models.teacher_choices(), *(r for r in models.roles() if r != "teacher")]
     with gr.Row():
         role = gr.Dropdown(students, value=students[0] if students else None, label="student",
                            scale=2)
-        teacher = gr.Dropdown(teachers, value="teacher", label="teacher (BlazePose / ONNX when installed)",
+        teacher = gr.Dropdown(teachers, value=teachers[0][1], label="teacher (BlazePose / ONNX when installed)",
                               scale=2)
         area = gr.Textbox(label="annotated person area (px², optional)", scale=1,
                           info="COCO `area`; blank = 0.53 × box")

@@ -26,8 +26,9 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
     and the teacher heatmaps of all keypoints as small multiples."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
-    teacher, student = models.get("teacher"), models.get("distilpose")
-    t_res, s_res = models.result("teacher", image, box), models.result("distilpose", image, box)
+    t_role = models.teacher_for(image)  # BlazePose on photos when installed
+    teacher, student = models.get(t_role), models.get("distilpose")
+    t_res, s_res = models.result(t_role, image, box), models.result("distilpose", image, box)
     view = distilpose_heatmap_view(s_res.outputs[0], t_res.outputs[0])
     k = _keypoint_index(keypoint)
     name = KEYPOINT_NAMES[k]
@@ -41,7 +42,8 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
              "teacher": teacher.label, "student": student.label}
     md = ("DistilPose loss terms for this image, without ground truth (so no `reg_loss`); "
           "official weights, all keypoints weighted 1.\n\n" + loss_table_markdown(view.losses, extra)
-          + "\n\n" + "\n".join(_notes(view, teacher, student, t_res.outputs[0])))
+          + "\n\n" + "\n".join(_notes(view, teacher, student, t_res.outputs[0]))
+          + "\n\n" + "\n".join(models.result_notes([t_role, "distilpose"], image)))
     grid = heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES))
     return panels, overview, md, grid
 

@@ -106,6 +106,8 @@ class OnnxPoseModel(nn.Module):
         k, ratio = _simcc_outputs(self.session, str(path), probe)
         self.path = path
         self.name = path.name
+        # our exports name their model and source (export_onnx); official files carry their own keys
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.graph_keypoints = k
         # COCO-WholeBody (133, DWPose) and Halpe-26 models list the COCO-17 body points first
         self.keypoints = COCO_K if k > COCO_K else k
@@ -143,8 +145,9 @@ class _SimccGraph(nn.Module):
         return out.simcc_x, out.simcc_y
 
 
-def _fix_output_shapes(path: str, shapes: list[tuple[int, ...]]) -> None:
-    """Write the exporter's symbolic output dims as the fixed sizes (as official RTMPose files have)."""
+def _fix_output_shapes(path: str, shapes: list[tuple[int, ...]], metadata: dict[str, str]) -> None:
+    """Write the exporter's symbolic output dims as the fixed sizes (as official RTMPose files have),
+    and ``metadata`` as the graph's metadata_props."""
     import onnx
 
     proto = onnx.load(path)
@@ -152,11 +155,16 @@ def _fix_output_shapes(path: str, shapes: list[tuple[int, ...]]) -> None:
         dims = output.type.tensor_type.shape.dim
         for dim, size in zip(dims, shape):
             dim.dim_value = int(size)
+    onnx.helper.set_model_props(proto, metadata)
     onnx.save(proto, path)
 
 
-def export_onnx(model: nn.Module, out: str | os.PathLike, opset: int = 17) -> Path:
+def export_onnx(model: nn.Module, out: str | os.PathLike, opset: int = 17, source: str | None = None) -> Path:
     """Write a SimCC model as an RTMPose-layout ONNX file (input ``input``; batch size 1).
+
+    The graph's metadata names the model (``sdpose.model``: its config name) and, when given, where
+    it was loaded from (``sdpose.source``: a zoo name or checkpoint path), so that the explorer can
+    say what the file was trained on.
 
     Raises:
         ValueError: the model has no SimCC head.
@@ -184,7 +192,10 @@ def export_onnx(model: nn.Module, out: str | os.PathLike, opset: int = 17) -> Pa
             torch.onnx.export(graph, (dummy,), tmp, input_names=["input"], output_names=["simcc_x", "simcc_y"],
                               opset_version=opset, dynamo=False, do_constant_folding=True)
         with torch.no_grad():
-            _fix_output_shapes(tmp, [tuple(t.shape) for t in graph(dummy)])
+            if source and Path(source).is_file():
+                source = str(Path(source).resolve())
+            metadata = {"sdpose.model": cfg.name, **({"sdpose.source": str(source)} if source else {})}
+            _fix_output_shapes(tmp, [tuple(t.shape) for t in graph(dummy)], metadata)
         os.replace(tmp, out)
     finally:
         model.train(was_training)
