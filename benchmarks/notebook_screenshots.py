@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="sdpose-nbshots-") as tmp:
         work = Path(tmp)
-        shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns("_build.py", "__pycache__"))
+        shutil.copytree(ROOT / "notebooks", work / "notebooks", ignore=shutil.ignore_patterns("__pycache__"))
         proc = start_lab(work, args.port, work / "jupyter.log")
         try:
             with sync_playwright() as pw:

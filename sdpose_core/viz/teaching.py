@@ -2,7 +2,7 @@
 curves, SimCC distributions, the DWPose r(t) schedule, loss terms per recipe. Inputs are arrays; no model runs here."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,6 +20,50 @@ def use_notebook_renderer() -> str:
 
     pio.renderers.default = "plotly_mimetype"
     return pio.renderers.default
+
+
+def interact(draw: Callable[..., Any], **controls: Any) -> None:
+    """Widget controls above a drawing that ``draw(**values)`` redraws in place.
+
+    Like ``ipywidgets.interact``, but ``draw`` *returns* what to show (a plotly figure, a
+    ``Markdown``, anything ``display`` takes, or a tuple of them) instead of showing it, and each item
+    is shown once with a display id and updated in place when a control moves.
+
+    Why not ``ipywidgets.interact``: it draws into an ``Output`` widget, and a frontend mirrors
+    every output captured there back to the kernel as a ``comm_msg`` on the shell channel (nbclient,
+    which ``jupyter execute`` and nbmake use, does so while the cell is still running). Measured
+    here with ipykernel 7.4 and ``jupyter execute``: notebook 02 then waited forever in 2 runs of 4,
+    kernel and client both idle, which is the lost shell wake-up of ipython/ipykernel#1554. Display
+    updates flow one way, kernel to frontend, so nothing races the kernel's replies.
+
+    Args:
+        draw: called with one keyword per control, returns the displayable(s).
+        controls: ipywidgets value widgets, by ``draw``'s argument names.
+    """
+    import ipywidgets as widgets
+    from IPython.display import Markdown, display
+
+    for name, control in controls.items():
+        if not getattr(control, "description", ""):
+            control.description = name
+
+    def current() -> list[Any]:
+        shown = draw(**{name: control.value for name, control in controls.items()})
+        return list(shown) if isinstance(shown, (tuple, list)) else [shown]
+
+    display(widgets.VBox(list(controls.values())))
+    handles = [display(item, display_id=True) for item in current()]
+
+    def redraw(_change: Any) -> None:
+        try:
+            items = current()
+        except Exception as error:  # the reader sees why, in place of the drawing
+            items = [Markdown(f"**could not draw:** `{type(error).__name__}: {error}`")] * len(handles)
+        for handle, item in zip(handles, items):
+            handle.update(item)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
 
 
 def _cell_box(grid_size: tuple[int, int], crop_hw: tuple[int, int], row: int, col: int) -> tuple[float, ...]:
