@@ -44,7 +44,7 @@ seed_everything(0)        # every number below is reproducible
 use_notebook_renderer();  # plotly figures render in JupyterLab without a network
 
 from sdpose_core.evaluate.predict import codec_for, decode_output
-from sdpose_core.interpret import attention_rollout, keypoint_attention_map, keypoint_rollout_map
+from sdpose_core.interpret import cycle_rollouts, keypoint_attention_map, keypoint_rollout_map
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import load_examples, load_lesson_model, model_geometry
 from sdpose_core.models.position import sine_position_table
@@ -167,10 +167,12 @@ interact(show_position,
 #
 # Each layer computes, per head $h$, $A^{(h)} = \mathrm{softmax}\big(Q^{(h)}K^{(h)\top}/\sqrt{d_h}\big)$
 # over all $17+N$ tokens. Row $i$ of $A$ restricted to the $N$ patch columns is keypoint $i$'s
-# attention over the image, drawn here on its $g_h\times g_w$ grid. The second panel is
-# **attention rollout** (Abnar & Zuidema 2020). It multiplies $\tfrac12 A + \tfrac12 I$ through the
-# cycle's layers, so it also counts attention that reaches the patches indirectly, through other
-# tokens. The cross marks the cycle's prediction for the keypoint.
+# attention over the image, drawn here on its $g_h\times g_w$ grid. The other two panels are
+# **attention rollout** (Abnar & Zuidema 2020). It multiplies $\tfrac12 A + \tfrac12 I$ through
+# layers, so it also counts attention that reaches the patches indirectly, through other tokens.
+# The middle panel rolls out the chosen cycle's layers only; the right one every layer of cycles
+# 1 to N in order, because in the Multi-Cycled Transformer cycle N reads cycle N − 1's output (for
+# cycle 1 the two are the same). The cross marks the cycle's prediction for the keypoint.
 #
 # A uniform row would put $1/(17+N)$ on every token. Compare the colour bar with that number:
 # an untrained model stays close to it. The table printed below measures the bundled model on
@@ -206,12 +208,14 @@ display(Markdown("| layer | peak attention (× uniform) | peak → prediction (p
 def show_attention(keypoint, cycle, layer, head):
     att = result.outputs[cycle - 1].attention
     amap = keypoint_attention_map(att, layer, head, keypoint, geo["grid_size"]).numpy()
-    roll = keypoint_rollout_map(attention_rollout(att, head), keypoint, geo["grid_size"]).numpy()
+    within, through = cycle_rollouts([o.attention for o in result.outputs], cycle, head)
+    rolls = [keypoint_rollout_map(r, keypoint, geo["grid_size"]).numpy() for r in (within, through)]
     name = KEYPOINT_NAMES[keypoint]
     point = crop_points[cycle - 1][keypoint]
-    return attention_grid_figure(crop, [amap, roll],
-                          [f"{name}: cycle {cycle}, layer {layer}, head {head}",
-                           f"rollout through cycle {cycle}"], marker=[point, point])
+    return attention_grid_figure(crop, [amap, *rolls],
+                                 [f"{name}: cycle {cycle}, layer {layer}, head {head}",
+                                  f"rollout, cycle {cycle}'s layers only", f"rollout through cycles 1–{cycle}"],
+                                 marker=[point, point, point])
 
 interact(show_attention,
                  keypoint=widgets.Dropdown(options=[(name, k) for k, name in enumerate(KEYPOINT_NAMES)], value=0, description="keypoint"),

@@ -217,7 +217,8 @@ else:
 #   Multi-Cycled Transformer and its token term. SDPose's claim is that `sdpose` is higher. If
 #   the difference is smaller than the standard deviations, the table does not show it at this
 #   budget.
-# - *GFLOPs all cycles vs 1 pass*: training pays for every cycle; inference does not.
+# - *GFLOPs (1 pass)*: what inference costs. Training runs every cycle, so a C-cycle SDPose
+#   student costs about C times that per training step; inference does not pay for the cycles.
 # - *Teacher rows*: the ceiling a distilled student aims at. A student clearly below its teacher
 #   is what makes the distillation comparisons meaningful.
 # - *Latency / training time*: measured on the project's 2-core CPU; see the file's header for the
