@@ -48,7 +48,8 @@ import tempfile
 from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.distill import Reg2HMLoss, ScoreLoss, simulated_heatmap
 from sdpose_core.interpret import distilpose_heatmap_view
-from sdpose_core.evaluate.inference import box_area, oks_agreement, run_pose
+from sdpose_core.evaluate.agreement import agreement
+from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import load_examples, load_lesson_model, model_geometry
 from sdpose_core.train.in_memory import fresh_student, frozen_copy, live_train
 from sdpose_core.interpret.tokens import per_token_mse
@@ -177,10 +178,10 @@ def box_normalised(points, bbox):
     return (np.asarray(points) - bbox[:2]) / bbox[2:]
 
 spread = {"label": [], "teacher": [], "student": []}
-student_scores, agreement = [], []
+student_scores, agreements = [], []
 for e in examples:
     t, s = run_pose(teacher, e.image, e.bbox), run_pose(student, e.image, e.bbox)
-    agreement.append(oks_agreement(s.keypoints, t.keypoints, box_area(e.bbox, e.image.shape[:2])))
+    agreements.append(agreement(t.keypoints, s.keypoints, e.bbox, e.image.shape[:2], e.area))
     spread["label"].append(np.where(e.label_visible()[:, None] > 0, box_normalised(e.keypoints[:, :2], e.bbox), np.nan))
     spread["teacher"].append(box_normalised(t.keypoints, e.bbox))
     spread["student"].append(box_normalised(s.keypoints, e.bbox))
@@ -189,15 +190,17 @@ print("how far keypoints move between the persons (std over the examples, box-no
 for name, pts in spread.items():
     print(f"  {name:>8}: {np.nanmean(np.nanstd(np.stack(pts), axis=0)):.3f}")
 print(f"student scores: {np.min(student_scores):.3f} to {np.max(student_scores):.3f}")
-print("student OKS vs teacher per example: " + ", ".join(f"{a:.2f}" for a in agreement))
+print("student OKS vs teacher per example: " + ", ".join(f"{a.oks:.2f}" for a in agreements))
+print("the mean pose in the same box vs teacher (what a collapsed student would score): "
+      + ", ".join(f"{a.reference_mean_pose:.2f}" for a in agreements) + f"  [{agreements[0].area.describe()}, ...]")
 
 def show_pair(example):
     e = examples[example]
     t, s = run_pose(teacher, e.image, e.bbox), run_pose(student, e.image, e.bbox)
-    agree = oks_agreement(s.keypoints, t.keypoints, box_area(e.bbox, e.image.shape[:2]))
+    agree = agreement(t.keypoints, s.keypoints, e.bbox, e.image.shape[:2], e.area)
     poses = [PoseDrawing("label", e.label_xy(), e.label_visible(), color="#2ca02c"),
              PoseDrawing("teacher (heatmaps)", t.keypoints, t.scores),
-             PoseDrawing(f"student (regression), OKS vs teacher {agree:.2f}", s.keypoints, s.scores)]
+             PoseDrawing(f"student (regression), OKS vs teacher {agree.oks:.2f} (mean pose: {agree.reference_mean_pose:.2f})", s.keypoints, s.scores)]
     return skeleton_figure(e.image, poses, height=420)
 
 interact(show_pair, example=widgets.Dropdown(options=list(range(len(examples))), value=0))

@@ -50,7 +50,8 @@ from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.distill import DWPoseStage1Loss, stage1_decay
 from sdpose_core.evaluate.predict import codec_for
-from sdpose_core.evaluate.inference import box_area, oks_agreement, run_pose
+from sdpose_core.evaluate.agreement import agreement
+from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import SAMPLES_DIR, load_examples, load_lesson_model, read_results, results_rows, simcc_probabilities
 from sdpose_core.train.in_memory import family_loss_terms, fresh_student, frozen_copy, live_train
 from sdpose_core.train.objectives import token_grid_features
@@ -153,14 +154,13 @@ E1, E2, STEPS, BATCH = 4, 2, 6, 16
 work = tempfile.TemporaryDirectory(prefix="sdpose-nb04-")
 train_dir = generate_dataset(f"{work.name}/train", num=128, seed=1, difficulty="easy", progress=False)
 ex = load_examples(count=1)[0]
-area = box_area(ex.bbox, ex.image.shape[:2])
 t_pose = run_pose(teacher, ex.image, ex.bbox)
 
 def snapshot(stage):
     def record(epoch, model):
         r = run_pose(model, ex.image, ex.bbox)
         return {"label": f"stage {stage} · epoch {epoch + 1}", "pose": r,
-                "oks": oks_agreement(r.keypoints, t_pose.keypoints, area)}
+                "oks": agreement(t_pose.keypoints, r.keypoints, ex.bbox, ex.image.shape[:2], ex.area).oks}
     return record
 
 s1, note = fresh_student("dwpose-s1")
@@ -188,9 +188,11 @@ snapshot_slider_figure(ex.image, poses, height=460).show()
 loss_curves_figure({"student vs teacher": [{"step": i + 1, "OKS": s["oks"]} for i, s in enumerate(snaps)]},
                    keys=("OKS",), log_y=False, x_title="snapshot (stage 1 epochs, then stage 2 epochs)",
                    title="agreement with the teacher after each epoch").show()
-bundled = oks_agreement(run_pose(student, ex.image, ex.bbox).keypoints, t_pose.keypoints, area)
+bundled = agreement(t_pose.keypoints, run_pose(student, ex.image, ex.bbox).keypoints, ex.bbox, ex.image.shape[:2], ex.area)
 print("OKS vs teacher per snapshot: " + ", ".join(f"{s['oks']:.2f}" for s in snaps)
-      + f"; the bundled {student_l.name} ({'trained' if student_l.trained else 'UNTRAINED'}): {bundled:.2f}")
+      + f"; the bundled {student_l.name} ({'trained' if student_l.trained else 'UNTRAINED'}): {bundled.oks:.2f}. "
+      f"For reference, the mean pose in the same box scores {bundled.reference_mean_pose:.2f} against the teacher "
+      f"({bundled.area.describe()}): agreement near that number says nothing.")
 work.cleanup()
 
 # %% [markdown]

@@ -129,6 +129,7 @@ class Example:
     bbox: np.ndarray
     keypoints: np.ndarray
     file: str
+    area: float | None = None  # annotated person area (px²): the OKS scale, when the label gives it
 
     def label_xy(self) -> np.ndarray:
         """(17, 2) labelled keypoints in image pixels, NaN where unlabelled (v = 0): for drawing."""
@@ -149,7 +150,8 @@ def load_examples(folder: str | Path = SAMPLES_DIR, count: int | None = None) ->
     for i in range(n):
         inst = data.instances[i]
         out.append(Example(i, data.load_image(inst.image_id), np.asarray(inst.bbox, dtype=np.float64),
-                           np.asarray(inst.keypoints, dtype=np.float64), str(data.image_path(inst.image_id))))
+                           np.asarray(inst.keypoints, dtype=np.float64), str(data.image_path(inst.image_id)),
+                           inst.area))
     return out
 
 

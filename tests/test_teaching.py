@@ -266,3 +266,39 @@ def test_figures_have_the_expected_pieces():
     assert list(fig.data[1].y) == [0.5, 1e-3]
     assert len(V.loss_terms_figure({"a": {"total": 1.0, "x": 2.0}}, skip=(), log_y=False).data[0].y) == 2
     assert V.use_notebook_renderer() == "plotly_mimetype"
+
+
+def test_examples_carry_the_annotated_area_as_the_oks_scale(tmp_path):
+    """The notebooks' OKS agreement uses the label's person area (COCO's convention), not the box."""
+    folder = generate_dataset(tmp_path / "s", num=3, seed=5, progress=False)
+    annotations = json.loads((folder / "annotations.json").read_text())
+    areas = [a["area"] for a in annotations["annotations"]]
+    examples = T.load_examples(folder)
+    assert [e.area for e in examples] == pytest.approx(areas)
+    assert all(e.area < e.bbox[2] * e.bbox[3] for e in examples)
+    annotations["annotations"][0].pop("area")  # an annotation without one: no area, not a guess
+    (folder / "annotations.json").write_text(json.dumps(annotations))
+    assert T.load_examples(folder)[0].area is None
+
+
+def test_interact_redraws_in_place_without_an_output_widget():
+    """viz.teaching.interact shows draw()'s result under a display id and updates it when a control moves."""
+    widgets = pytest.importorskip("ipywidgets")
+    from unittest import mock
+    shown, updates = [], []
+
+    class Handle:
+        def update(self, item):
+            updates.append(item)
+
+    def fake_display(item, display_id=False):
+        shown.append(item)
+        return Handle() if display_id else None
+
+    slider = widgets.IntSlider(min=0, max=5, value=1)
+    with mock.patch("IPython.display.display", fake_display):
+        V.interact(lambda n: f"n = {n}", n=slider)
+        slider.value = 4
+        slider.value = 5
+    assert isinstance(shown[0], widgets.VBox) and shown[1] == "n = 1"
+    assert updates == ["n = 4", "n = 5"] and slider.description == "n"

@@ -132,6 +132,7 @@ class Instance:
     bbox: np.ndarray  # (4,) xywh
     keypoints: np.ndarray  # (17, 3) image pixels + COCO v (zeros for detections)
     score: float = 1.0
+    area: float | None = None  # the annotation's person (segment) area in px², when it gives one
 
 
 def _person_category_ids(data: dict) -> set[int]:
@@ -191,7 +192,9 @@ def gt_instances(data: dict, images: dict[int, dict], min_keypoints: int = 1,
         if bbox is None:
             _count(counts, "annotation(s) with the person box outside the image")
             continue
-        out.append(Instance(int(ann["image_id"]), int(ann.get("id", -1)), bbox, kpts))
+        area = ann.get("area")
+        area = float(area) if isinstance(area, (int, float)) and np.isfinite(area) and area > 0 else None
+        out.append(Instance(int(ann["image_id"]), int(ann.get("id", -1)), bbox, kpts, area=area))
     return out
 
 
