@@ -37,7 +37,7 @@ def dwpose(official_dir):
 
 def heatmap_error(codec: MSRAHeatmap, kpts: np.ndarray, dark: bool) -> float:
     """Max round-trip error in heatmap pixels."""
-    maps, weights = codec.encode(kpts)
+    maps, weights = codec.encode(kpts).values()  # heatmaps, target_weight
     assert maps.shape == (len(kpts), 17, 64, 48) and maps.dtype == np.float32
     assert (weights == 1).all()
     decoded, scores = codec.decode(torch.from_numpy(maps), dark=dark)
@@ -65,12 +65,12 @@ def test_heatmap_msra_round_trip():
 def test_heatmap_encoding_conventions():
     codec = MSRAHeatmap()
     kpts = np.array([[[40.0, 80.0], [-100.0, 10.0], [10.0, 10.0]]])
-    maps, weights = codec.encode(kpts, np.array([[1.0, 1.0, 0.0]]))
+    maps, weights = codec.encode(kpts, np.array([[1.0, 1.0, 0.0]])).values()
     assert maps[0, 0, 20, 10] == 1.0  # heatmap pixel = input pixel / stride, (x, y) -> [y, x]
     assert maps[0, 0].sum() > 1  # a Gaussian, not a delta
     np.testing.assert_array_equal(weights, [[1.0, 0.0, 0.0]])  # off-map -> 0; invisible keeps its 0
     assert maps[0, 1:].max() == 0
-    unbiased, _ = MSRAHeatmap(unbiased=True).encode(np.array([[[42.0, 80.0]]]))
+    unbiased = MSRAHeatmap(unbiased=True).encode(np.array([[[42.0, 80.0]]]))["heatmaps"]
     assert unbiased[0, 0, 20, 10] == unbiased[0, 0, 20, 11] < 1  # centred at x = 10.5, not rounded
 
 
@@ -84,7 +84,7 @@ def test_heatmap_empty_map_decodes_to_minus_stride():
 def test_simcc_round_trip():
     codec = SimCCLabel()
     kpts = random_keypoints(32, margin=0, seed=1)
-    x_labels, y_labels, weights = codec.encode(kpts)
+    x_labels, y_labels, weights = codec.encode(kpts).values()  # simcc_x, simcc_y, target_weight
     assert x_labels.shape == (32, 17, 384) and y_labels.shape == (32, 17, 512)
     decoded, scores = codec.decode(torch.from_numpy(x_labels), torch.from_numpy(y_labels))
     err_bins = np.abs(decoded - kpts).max() * codec.split_ratio
@@ -95,7 +95,7 @@ def test_simcc_round_trip():
 @pytest.mark.parametrize("index", [0, 1, 2])
 def test_simcc_encode_matches_official(dwpose, index):
     ref = {k: v.numpy() for k, v in dwpose["simcc_encode"][index].items()}
-    x_labels, y_labels, weights = SimCCLabel().encode(ref["keypoints"], ref["keypoints_visible"])
+    x_labels, y_labels, weights = SimCCLabel().encode(ref["keypoints"], ref["keypoints_visible"]).values()
     np.testing.assert_allclose(x_labels, ref["keypoint_x_labels"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(y_labels, ref["keypoint_y_labels"], rtol=0, atol=1e-6)
     np.testing.assert_array_equal(weights, ref["keypoint_weights"])
@@ -124,7 +124,7 @@ def test_regression_round_trip():
     kpts[0, 0] = [-3.0, 10.0]  # outside the crop -> weight 0
     vis = np.ones((8, 17))
     vis[1, 5] = 0
-    targets, weights = codec.encode(kpts, vis)
+    targets, weights = codec.encode(kpts, vis).values()  # coords, coord_weight
     assert weights.shape == (8, 17, 2) and (weights[0, 0] == 0).all() and (weights[1, 5] == 0).all()
     assert weights.sum() == 2 * (8 * 17 - 2)
     assert (targets[1:] >= 0).all() and (targets[1:] <= 1).all()
@@ -167,8 +167,7 @@ def test_flip_semantics():
         np.testing.assert_allclose(flipped[0, a], [W_IN - 1 - kpts[0, b, 0], kpts[0, b, 1]])
         assert fvis[0, a] == b
     # Coordinates: the normalised flip with shift is exact for pixel mirroring x -> W - 1 - x.
-    coords, _ = RegressionLabel().encode(kpts)
-    fc, _ = RegressionLabel().encode(flipped)
+    coords, fc = RegressionLabel().encode(kpts)["coords"], RegressionLabel().encode(flipped)["coords"]
     np.testing.assert_allclose(flip_coords(fc, input_width=W_IN), coords, atol=1e-6)
     # Heatmaps: mirrored-back maps peak at the original joint (shift=True: +1 px, mmpose).
     maps = np.zeros((1, 17, 64, 48), np.float32)
@@ -204,3 +203,24 @@ def test_dark_never_throws_a_keypoint_off_a_flat_heatmap():
     locs, _ = heatmap_maximum(maps)
     refined = refine_dark(locs.copy(), maps)
     assert np.all(np.abs(refined - locs) <= 1.0 + 1e-9)
+
+
+# --- one codec per head: named targets, decoding of a model's output record ---------------------
+
+def test_codec_for_every_head_encodes_named_targets_that_decode_back():
+    from sdpose_core.data.codecs import codec_for
+    from sdpose_core.models.config import HEAD_TYPES, ModelConfig
+    from sdpose_core.models.outputs import CycleOutput
+
+    expected = {"heatmap": {"heatmaps", "target_weight"}, "regression": {"coords", "coord_weight"},
+                "simcc": {"simcc_x", "simcc_y", "target_weight"}}
+    kpts = random_keypoints(2, margin=20)
+    for head in HEAD_TYPES:
+        codec = codec_for(ModelConfig(head=head))
+        targets = codec.encode(kpts)
+        assert set(targets) == expected[head]
+        # the prediction fields are named as the CycleOutput fields a head fills
+        out = CycleOutput(**{k: torch.from_numpy(v) for k, v in targets.items() if "weight" not in k})
+        decoded, scores = codec.decode_output(out)
+        assert decoded.shape == kpts.shape and scores.shape == kpts.shape[:2]
+        assert np.abs(decoded - kpts).max() < 1.0, head

@@ -103,12 +103,3 @@ def last_record(outputs: CycleOutput | Sequence[CycleOutput]) -> CycleOutput:
     if len(outputs) == 0:
         raise ValueError("empty list of CycleOutput records")
     return outputs[-1]
-
-
-def require(record: CycleOutput, *names: str) -> list[torch.Tensor]:
-    """Fetch fields of a record, with a clear error when the model did not fill them."""
-    values = [getattr(record, n) for n in names]
-    missing = [n for n, v in zip(names, values) if v is None]
-    if missing:
-        raise ValueError(f"CycleOutput is missing {missing}: wrong head for this loss?")
-    return values

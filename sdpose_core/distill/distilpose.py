@@ -7,7 +7,9 @@ CVPR 2023; yshMars/DistilPose ``distilpose/models/losses/dist_loss.py`` and
     L = SmoothL1(xy, xy_gt) + 5e-4 * MSE(kpt_s, kpt_t) + 5e-4 * MSE(vis_s, vis_t)
         + 0.01 * L1(score, H_t[xy]) + 1.0 * JointsMSE(G(xy, sigma), H_t)
 
-where G is the simulated heatmap (an axis-aligned Gaussian with peak 1 at the predicted location).
+where G is the simulated heatmap (an axis-aligned Gaussian with peak 1 at the predicted location;
+``simulated_heatmap``, which lives with the regression codec: it is also how a regression output is
+read as a map).
 Every default comes from ``configs/body/2d_kpt_sview_rgb_img/distilpose/coco/
 DistilPose_S_coco_256x192.py`` (DistilPose_L uses the same loss settings). Official quirks are
 reproduced by default; the paper's intended forms are options.
@@ -20,7 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sdpose_core.distill.common import TokenDistilLoss, joints_mse_loss, last_record, require
+from sdpose_core.data.codecs.regression import simulated_heatmap
+from sdpose_core.distill.common import TokenDistilLoss, joints_mse_loss, last_record
 from sdpose_core.models.outputs import CycleOutput
 
 
@@ -28,30 +31,6 @@ from sdpose_core.models.outputs import CycleOutput
 # at the teacher's own maximum and is never narrower than one heatmap pixel. Keyword arguments of
 # Reg2HMLoss / DistilPoseLoss; the ``distilpose`` recipe trains with them.
 DISTILPOSE_INTENT: tuple[tuple[str, object], ...] = (("amplitude", "teacher_peak"), ("min_sigma", 1.0))
-
-
-def simulated_heatmap(
-    coords: torch.Tensor, sigma: torch.Tensor, heatmap_size: tuple[int, int], eps: float = 1e-9
-) -> torch.Tensor:
-    """Unnormalised Gaussian with peak 1 at the predicted location (``Reg2HMLoss``, MSRA unbiased).
-
-    ``exp(-0.5 * ((x - W*px)^2 / (sx^2 + eps) + (y - H*py)^2 / (sy^2 + eps)))`` on integer pixels
-    x = 0..W-1, y = 0..H-1 (note: ``mu = p * W``, no -1 and no +0.5, as the official code).
-
-    Args:
-        coords: normalised (x, y) in [0, 1] (B, K, 2), x along the width.
-        sigma: (sigma_x, sigma_y) in heatmap pixels (B, K, 2).
-        heatmap_size: (H, W), e.g. (64, 48).
-        eps: added to sigma^2 (official 1e-9).
-    """
-    h, w = heatmap_size
-    mu_x = (coords[..., 0] * w)[..., None, None]  # (B, K, 1, 1)
-    mu_y = (coords[..., 1] * h)[..., None, None]
-    var_x = (sigma[..., 0] ** 2 + eps)[..., None, None]
-    var_y = (sigma[..., 1] ** 2 + eps)[..., None, None]
-    xs = torch.arange(w, dtype=coords.dtype, device=coords.device).view(1, 1, 1, w)
-    ys = torch.arange(h, dtype=coords.dtype, device=coords.device).view(1, 1, h, 1)
-    return torch.exp(-0.5 * ((xs - mu_x) ** 2 / var_x + (ys - mu_y) ** 2 / var_y))  # (B, K, H, W)
 
 
 def gaussian_in_map_mask(
@@ -280,9 +259,8 @@ class DistilPoseLoss(nn.Module):
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward` on model outputs (the last record of each list is used)."""
         s, t = last_record(student), last_record(teacher)
-        coords, sigma, score, kpt, vis = require(
-            s, "coords", "sigma", "score", "keypoint_tokens", "visual_tokens")
-        hm_t, kpt_t, vis_t = require(t, "heatmaps", "keypoint_tokens", "visual_tokens")
+        coords, sigma, score, kpt, vis = s.require("coords", "sigma", "score", "keypoint_tokens", "visual_tokens")
+        hm_t, kpt_t, vis_t = t.require("heatmaps", "keypoint_tokens", "visual_tokens")
         return self.forward(coords, sigma, score, kpt, vis, hm_t, kpt_t, vis_t,
                             target_weight, target_coords)
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sdpose_core.distill.common import kl_to_soft_target, last_record, require
+from sdpose_core.distill.common import kl_to_soft_target, last_record
 from sdpose_core.models.outputs import CycleOutput
 
 
@@ -193,8 +193,8 @@ class DWPoseStage1Loss(nn.Module):
         target_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """:meth:`forward` on model outputs (``simcc_x``, ``simcc_y``, ``features``)."""
-        sx, sy, fs = require(last_record(student), "simcc_x", "simcc_y", "features")
-        tx, ty, ft = require(last_record(teacher), "simcc_x", "simcc_y", "features")
+        sx, sy, fs = last_record(student).require("simcc_x", "simcc_y", "features")
+        tx, ty, ft = last_record(teacher).require("simcc_x", "simcc_y", "features")
         return self.forward(sx, sy, tx, ty, fs, ft, epoch, label_x, label_y, target_weight)
 
 
@@ -220,6 +220,6 @@ class DWPoseStage2Loss(nn.Module):
     def from_outputs(self, student: CycleOutput | Sequence[CycleOutput],
                      teacher: CycleOutput | Sequence[CycleOutput]) -> dict[str, torch.Tensor]:
         """:meth:`forward` on model outputs (``simcc_x``, ``simcc_y``)."""
-        sx, sy = require(last_record(student), "simcc_x", "simcc_y")
-        tx, ty = require(last_record(teacher), "simcc_x", "simcc_y")
+        sx, sy = last_record(student).require("simcc_x", "simcc_y")
+        tx, ty = last_record(teacher).require("simcc_x", "simcc_y")
         return self.forward(sx, sy, tx, ty)

@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from sdpose_core.distill.common import TokenDistilLoss, joints_mse_loss, require
+from sdpose_core.distill.common import TokenDistilLoss, joints_mse_loss
 from sdpose_core.models.outputs import CycleOutput
 
 
@@ -98,6 +98,6 @@ class SDPoseLoss(nn.Module):
         target_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Same as :meth:`forward`, reading a model's list of per-cycle records."""
-        fields = [require(c, "heatmaps", "keypoint_tokens", "visual_tokens") for c in cycles]
+        fields = [c.require("heatmaps", "keypoint_tokens", "visual_tokens") for c in cycles]
         heatmaps, kpt, vis = (list(t) for t in zip(*fields))
         return self.forward(heatmaps, kpt, vis, target, target_weight)

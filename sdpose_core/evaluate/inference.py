@@ -12,7 +12,7 @@ from torch import nn
 from sdpose_core.data.topdown import load_image_crop
 from sdpose_core.data.transforms import crop_to_image, denormalize
 from sdpose_core.evaluate.coco_eval import oks
-from sdpose_core.evaluate.predict import codec_for, decode_output
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.models.outputs import CycleOutput
 
 
@@ -38,7 +38,7 @@ class PoseResult:
 
     def cycle_keypoints(self, model: nn.Module, cycle: int) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints (K, 2) in image pixels and scores (K,) of cycle ``cycle`` (1-based)."""
-        kpts, scores = decode_output(self.outputs[cycle - 1], codec_for(model.config))
+        kpts, scores = codec_for(model.config).decode_output(self.outputs[cycle - 1])
         return crop_to_image(kpts[0], self.meta), scores[0]
 
 
@@ -59,7 +59,7 @@ def run_pose(model: nn.Module, image_rgb: np.ndarray, bbox: Sequence[float] | No
     outs = model(tensor[None], cycles=cycles, return_attention=return_attention)
     latency = (time.perf_counter() - start) * 1000.0
     outs = [o.detach() for o in outs]
-    kpts, scores = decode_output(outs[0], codec_for(model.config))
+    kpts, scores = codec_for(model.config).decode_output(outs[0])
     return PoseResult(crop_to_image(kpts[0], meta), np.asarray(scores[0], dtype=np.float64), outs,
                       meta, latency, denormalize(tensor))
 

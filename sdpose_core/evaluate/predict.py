@@ -1,7 +1,8 @@
 """From model outputs to keypoints in original image pixels, and whole-dataset evaluation.
 
-The one place that knows which codec decodes which head, so that the trainer, ``sdpose eval``,
-the notebooks and the explorer all read predictions the same way.
+Which codec decodes which head is ``sdpose_core.data.codecs.codec_for`` (re-exported here); the
+codec decodes (``decode_output``) and merges flip tests (``flip_merge``), so the trainer,
+``sdpose eval``, the notebooks and the explorer all read predictions the same way.
 """
 from __future__ import annotations
 
@@ -14,57 +15,21 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from sdpose_core.data.codecs import MSRAHeatmap, RegressionLabel, SimCCLabel, flip_average, flip_coords
-from sdpose_core.data.codecs import flip_heatmaps, flip_simcc
+from sdpose_core.data.codecs import Codec, codec_for
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import crop_to_image
 from sdpose_core.evaluate.coco_eval import coco_keypoint_eval, results_from_arrays
 from sdpose_core.evaluate.pck import pck
-from sdpose_core.models.config import ModelConfig
 from sdpose_core.models.outputs import CycleOutput
 
-Codec = MSRAHeatmap | RegressionLabel | SimCCLabel
-
-
-def codec_for(config: ModelConfig) -> Codec:
-    """The codec that makes targets for, and decodes, a model's head.
-
-    Heatmap sigma is 2 px at 64x48 (mmpose default) and 1.5 px on the 32x24 maps of the SynthPose
-    models; SimCC sigma (4.9, 5.66) bins at 256x192 (RTMPose-m) scaled with the input width/height.
-    """
-    if config.head == "heatmap":
-        hm = config.out_heatmap_size
-        return MSRAHeatmap(config.input_size, hm, sigma=2.0 if hm[0] >= 64 else 1.5, unbiased=True)
-    if config.head == "regression":
-        return RegressionLabel(config.input_size)
-    h, w = config.input_size
-    sigma = (4.9 * w / 192, 5.66 * h / 256)
-    return SimCCLabel(config.input_size, sigma=sigma, split_ratio=config.simcc_split_ratio)
+__all__ = ["codec_for", "decode_output", "predict_batch", "Predictions", "predict_dataset",
+           "evaluate_predictions", "evaluate_model"]
 
 
 def decode_output(output: CycleOutput, codec: Codec) -> tuple[np.ndarray, np.ndarray]:
-    """One cycle's predictions -> keypoints (B, K, 2) in input pixels and scores (B, K)."""
-    if output.heatmaps is not None:
-        return codec.decode(output.heatmaps.detach())
-    if output.coords is not None:
-        score = None if output.score is None else torch.sigmoid(output.score.detach())
-        return codec.decode(output.coords.detach(), score)
-    if output.simcc_x is not None:
-        return codec.decode(output.simcc_x.detach(), output.simcc_y.detach())
-    raise ValueError("the output record holds no predictions (heatmaps, coords or simcc)")
-
-
-def _flip_merge(plain: CycleOutput, flipped: CycleOutput, width: int) -> CycleOutput:
-    """Average a prediction with the un-flipped prediction of the mirrored image."""
-    if plain.heatmaps is not None:
-        back = torch.as_tensor(flip_heatmaps(flipped.heatmaps.detach()))
-        return CycleOutput(heatmaps=torch.as_tensor(flip_average(plain.heatmaps.detach(), back)))
-    if plain.coords is not None:
-        back = torch.as_tensor(flip_coords(flipped.coords.detach(), input_width=width))
-        return CycleOutput(coords=(plain.coords.detach() + back) / 2, score=plain.score)
-    bx, by = flip_simcc(flipped.simcc_x.detach(), flipped.simcc_y.detach())
-    return CycleOutput(simcc_x=(plain.simcc_x.detach() + torch.as_tensor(bx)) / 2,
-                       simcc_y=(plain.simcc_y.detach() + torch.as_tensor(by)) / 2)
+    """``codec.decode_output(output)``: one cycle's predictions -> keypoints (B, K, 2) in input pixels
+    and scores (B, K). Kept for callers of the old name; the codec owns the decoding."""
+    return codec.decode_output(output)
 
 
 @torch.no_grad()
@@ -74,8 +39,8 @@ def predict_batch(model: nn.Module, images: torch.Tensor, codec: Codec, cycle: i
     out = model(images, cycles=cycle)[cycle - 1]
     if flip_test:
         mirrored = model(torch.flip(images, dims=[3]), cycles=cycle)[cycle - 1]
-        out = _flip_merge(out, mirrored, images.shape[-1])
-    return decode_output(out, codec)
+        out = codec.flip_merge(out, mirrored, images.shape[-1])
+    return codec.decode_output(out)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.data.topdown import load_image_crop
 
 Method = Literal["saliency", "integrated_gradients", "occlusion"]
@@ -33,24 +34,12 @@ def gives_input_gradients(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.T
 
 def keypoint_confidence_fn(model: nn.Module, crop: torch.Tensor, keypoint: int
                            ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """f(images (B, 3, H, W)) -> (B,) confidence of ``keypoint``, with its location read from ``crop``."""
+    """f(images (B, 3, H, W)) -> (B,) confidence of ``keypoint``, with its location read from ``crop``
+    (the head's codec says what the confidence is: ``keypoint_confidence``)."""
     with torch.no_grad():
         ref = model(crop, cycles=1)[0]
-    if ref.heatmaps is not None:
-        w = ref.heatmaps.shape[-1]
-        flat = int(ref.heatmaps[0, keypoint].flatten().argmax())
-        row, col = flat // w, flat % w
-        return lambda x: model(x, cycles=1)[0].heatmaps[:, keypoint, row, col]
-    if ref.score is not None:
-        return lambda x: model(x, cycles=1)[0].score[:, keypoint, 0]
-    if ref.simcc_x is not None:
-        bx, by = int(ref.simcc_x[0, keypoint].argmax()), int(ref.simcc_y[0, keypoint].argmax())
-
-        def simcc(x: torch.Tensor) -> torch.Tensor:
-            out = model(x, cycles=1)[0]
-            return out.simcc_x[:, keypoint, bx] + out.simcc_y[:, keypoint, by]
-        return simcc
-    raise ValueError("the model output has no heatmaps, score or SimCC logits")
+    confidence = codec_for(model.config).keypoint_confidence(ref, keypoint)
+    return lambda x: confidence(model(x, cycles=1)[0])
 
 
 def _captum():

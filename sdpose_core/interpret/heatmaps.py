@@ -45,12 +45,6 @@ class HeatmapView:
         return self.sigma * self._crop_scale(crop_hw)
 
 
-def _require(out: CycleOutput, *names: str, who: str) -> None:
-    missing = [n for n in names if getattr(out, n) is None]
-    if missing:
-        raise ValueError(f"the {who} output has no {', '.join(missing)}")
-
-
 @torch.no_grad()
 def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
                             loss: DistilPoseLoss | None = None) -> HeatmapView:
@@ -61,8 +55,8 @@ def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
         teacher: a heatmap record of the same crop.
         loss: default: ``DISTILPOSE_INTENT``, the form the ``distilpose`` recipe (and the bundled student) trains with.
     """
-    _require(student, "coords", "sigma", "score", who="student (needs a DistilPose regression head)")
-    _require(teacher, "heatmaps", who="teacher (needs a heatmap head)")
+    student.require("coords", "sigma", "score", who="student (needs a DistilPose regression head)")
+    teacher.require("heatmaps", who="teacher (needs a heatmap head)")
     loss = loss or DistilPoseLoss(**dict(DISTILPOSE_INTENT))
     coords, sigma, hm_t = student.coords[:1], student.sigma[:1], teacher.heatmaps[:1]
     k = coords.shape[1]

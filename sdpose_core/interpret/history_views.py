@@ -17,10 +17,9 @@ import torch
 from torch import nn
 
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.data.topdown import CocoKeypointDataset, load_image_crop
 from sdpose_core.data.transforms import denormalize
-from sdpose_core.distill.distilpose import simulated_heatmap
-from sdpose_core.evaluate.predict import codec_for, decode_output
 from sdpose_core.models.outputs import CycleOutput
 
 from .dynamics import SAMPLES_DIR, ap_curve, load_history
@@ -62,19 +61,9 @@ def keypoint_index(keypoint: int | str) -> int:
 
 
 def prediction_map(out: CycleOutput, model: nn.Module, keypoint: int) -> np.ndarray:
-    """(h, w) map of where one cycle's output puts a keypoint (batch item 0), peak scaled to 1."""
-    if out.heatmaps is not None:
-        m = out.heatmaps[0, keypoint].float()  # (Hh, Wh)
-    elif out.coords is not None:
-        size = model.config.out_heatmap_size
-        m = simulated_heatmap(out.coords[:1, keypoint:keypoint + 1].float(),
-                              out.sigma[:1, keypoint:keypoint + 1].float(), size)[0, 0]  # (Hh, Wh)
-    elif out.simcc_x is not None:
-        px = out.simcc_x[0, keypoint].float().softmax(-1)  # (W * r,)
-        py = out.simcc_y[0, keypoint].float().softmax(-1)  # (H * r,)
-        m = py[:, None] * px[None, :]  # (H * r, W * r)
-    else:
-        raise ValueError("the output record holds no predictions (heatmaps, coords or simcc)")
+    """(h, w) map of where one cycle's output puts a keypoint (batch item 0), peak scaled to 1: the
+    head's own heatmap, DistilPose's simulated heatmap, or SimCC's x-y outer product at bin resolution."""
+    m = codec_for(model.config).heatmaps(out)[0, keypoint]  # (h, w)
     m = m.clamp_min(0)
     return (m / m.max().clamp_min(1e-12)).numpy()
 
@@ -109,7 +98,7 @@ def snapshot_views(root: str | Path, image: np.ndarray | None = None, bbox: Sequ
             raise ValueError(f"cycle {cycle} out of range 1..{model.config.cycle_num} for {snap.label}")
         tensor, _ = load_image_crop(image, bbox, input_size=tuple(model.config.input_size))
         out = model(tensor[None], cycles=cycle, return_attention=True)[cycle - 1]
-        kpts, scores = decode_output(out, codec_for(model.config))  # (1, K, 2) crop pixels, (1, K)
+        kpts, scores = codec_for(model.config).decode_output(out)  # (1, K, 2) crop pixels, (1, K)
         n_kpt = model.config.num_keypoints
         att = out.attention[layer][0].float().mean(0)[k, n_kpt:].reshape(model.config.grid_size)  # (gh, gw)
         views.append(SnapshotView(snap.label, snap.epoch, ap.get(snap.epoch), denormalize(tensor),

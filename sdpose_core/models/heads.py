@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -92,12 +94,16 @@ class SimCCHead(nn.Module):
         return CycleOutput(simcc_x=self.mlp_head_x(z), simcc_y=self.mlp_head_y(z))
 
 
+# one row per head type (``ModelConfig.head``): how to build it from a config
+HEADS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "heatmap": lambda cfg: HeatmapHead(cfg.dim, cfg.out_heatmap_size, cfg.hidden_dim, cfg.apply_multi),
+    "regression": lambda cfg: RegressionHead(cfg.dim, cfg.hidden_dim, cfg.apply_multi),
+    "simcc": lambda cfg: SimCCHead(cfg.dim, cfg.input_size, cfg.simcc_split_ratio),
+}
+
+
 def build_head(cfg: ModelConfig) -> nn.Module:
     """The head named by ``cfg.head``."""
-    if cfg.head == "heatmap":
-        return HeatmapHead(cfg.dim, cfg.out_heatmap_size, cfg.hidden_dim, cfg.apply_multi)
-    if cfg.head == "regression":
-        return RegressionHead(cfg.dim, cfg.hidden_dim, cfg.apply_multi)
-    if cfg.head == "simcc":
-        return SimCCHead(cfg.dim, cfg.input_size, cfg.simcc_split_ratio)
-    raise ValueError(f"unknown head {cfg.head!r}")
+    if cfg.head not in HEADS:
+        raise ValueError(f"unknown head {cfg.head!r}")
+    return HEADS[cfg.head](cfg)

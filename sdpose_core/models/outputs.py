@@ -38,6 +38,14 @@ class CycleOutput:
     attention: list[torch.Tensor] | None = None
     features: torch.Tensor | None = None
 
+    def require(self, *names: str, who: str = "model") -> list[torch.Tensor]:
+        """These fields, in order; ValueError naming the ones this record's head did not fill."""
+        values = [getattr(self, n) for n in names]
+        missing = [n for n, v in zip(names, values) if v is None]
+        if missing:
+            raise ValueError(f"the {who} output has no {', '.join(missing)} (a model with another head?)")
+        return values
+
     def detach(self) -> "CycleOutput":
         """A copy with every tensor detached (for caching in the explorer)."""
         def _d(v):

@@ -34,7 +34,7 @@ from torch import nn
 
 from sdpose_core.data.topdown import load_image_crop
 from sdpose_core.data.transforms import apply_affine, crop_to_image, get_affine_matrix, invert_affine
-from sdpose_core.evaluate.predict import codec_for
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.models.outputs import CycleOutput, TeacherView
 
 from .assets import MissingExtraError, require_blazepose

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import AugmentConfig
 from sdpose_core.errors import CheckpointError
-from sdpose_core.evaluate.predict import codec_for
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.io.checkpoint import read_backbone
 from sdpose_core.models.backbone import load_backbone_
 from sdpose_core.models.zoo import CHECKPOINT_DIR

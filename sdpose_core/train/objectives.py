@@ -6,7 +6,7 @@ here we only wire model outputs and targets to it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -23,6 +23,24 @@ def token_grid_features(output: CycleOutput, grid_size: tuple[int, int]) -> torc
     vis = output.visual_tokens  # (B, N, D)
     b, n, d = vis.shape
     return vis.transpose(1, 2).reshape(b, d, *grid_size)
+
+
+_KL_DISCRET = KLDiscretLoss()  # RTMPose's GT loss (stateless)
+
+# the GT loss of each head (``ModelConfig.head``) under its usual name: (output, batch) -> {name: loss}
+GT_TERMS: dict[str, Callable[[CycleOutput, dict], dict[str, torch.Tensor]]] = {
+    "heatmap": lambda out, batch: {"heatmap_loss": joints_mse_loss(
+        out.heatmaps, batch["heatmaps"], batch["target_weight"].unsqueeze(-1))},
+    "regression": lambda out, batch: {"reg_loss": coord_smooth_l1_loss(
+        out.coords, batch["coords"], batch["coord_weight"])},
+    "simcc": lambda out, batch: {"loss_kpt": _KL_DISCRET(
+        out.simcc_x, out.simcc_y, batch["simcc_x"], batch["simcc_y"], batch["target_weight"])},
+}
+
+
+def gt_terms(student: nn.Module, out: CycleOutput, batch: dict) -> dict[str, torch.Tensor]:
+    """The GT loss of ``student``'s head on its output ``out``, under its usual name."""
+    return GT_TERMS[student.config.head](out, batch)
 
 
 @torch.no_grad()

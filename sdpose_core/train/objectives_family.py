@@ -7,8 +7,8 @@
 | vitkd  | GT of the head + ViTKD (mimic layers 0-1, generate)| any          | token model, same grid |
 | mgd    | GT of the head + MGD on the final token grid       | any          | token model, same grid |
 
-The GT loss follows the student's head (heatmap MSE, SmoothL1 on coordinates, or KLDiscretLoss),
-so ViTKD and MGD plug into every token student. The student runs one pass (``cycles=1``). Token
+The GT loss follows the student's head (``objectives.GT_TERMS``: heatmap MSE, SmoothL1 on
+coordinates, or KLDiscretLoss), so ViTKD and MGD plug into every token student. The student runs one pass (``cycles=1``). Token
 widths, grids and depths are read from the models' configs; the recipes (``recipes.py``) check
 that the models fit. The maths lives in ``sdpose_core.distill`` (``nkd.py``, ``vitkd.py``, ``mgd.py``).
 """
@@ -17,25 +17,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sdpose_core.distill.common import joints_mse_loss
-from sdpose_core.distill.distilpose import coord_smooth_l1_loss
-from sdpose_core.distill.dwpose import KLDiscretLoss
 from sdpose_core.distill.mgd import MGDLoss
 from sdpose_core.distill.nkd import NKDLoss, TfNKDLoss
 from sdpose_core.distill.vitkd import ViTKDLoss, record_layer_tokens
 from sdpose_core.models.outputs import CycleOutput
-from sdpose_core.train.objectives import _teacher_outputs, token_grid_features
-
-
-def gt_terms(out: CycleOutput, batch: dict, kl_loss: KLDiscretLoss) -> dict[str, torch.Tensor]:
-    """The GT loss of whichever head produced ``out``, under its usual name."""
-    if out.simcc_x is not None:
-        return {"loss_kpt": kl_loss(out.simcc_x, out.simcc_y, batch["simcc_x"], batch["simcc_y"],
-                                    batch["target_weight"])}
-    if out.heatmaps is not None:
-        return {"heatmap_loss": joints_mse_loss(out.heatmaps, batch["heatmaps"],
-                                                batch["target_weight"].unsqueeze(-1))}
-    return {"reg_loss": coord_smooth_l1_loss(out.coords, batch["coords"], batch["coord_weight"])}
+from sdpose_core.train.objectives import _teacher_outputs, gt_terms, token_grid_features
 
 
 def _with_total(gt: dict[str, torch.Tensor], kd: dict[str, torch.Tensor], kd_name: str) -> dict[str, torch.Tensor]:
@@ -49,14 +35,14 @@ class NKDObjective(nn.Module):
     def __init__(self, teacher: nn.Module, **nkd_options: float) -> None:
         super().__init__()
         self.teacher = teacher
-        self.gt_loss, self.loss = KLDiscretLoss(), NKDLoss(**nkd_options)
+        self.loss = NKDLoss(**nkd_options)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
         s = student(batch["image"], cycles=1)[0]
         t = _teacher_outputs(self.teacher, batch["image"])
         kd = self.loss(s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y, batch["simcc_x"], batch["simcc_y"],
                        batch["target_weight"])
-        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_nkd")
+        return _with_total(gt_terms(student, s, batch), kd, "loss_nkd")
 
 
 class TfNKDObjective(nn.Module):
@@ -64,13 +50,13 @@ class TfNKDObjective(nn.Module):
 
     def __init__(self, **tf_nkd_options: float) -> None:
         super().__init__()
-        self.gt_loss, self.loss = KLDiscretLoss(), TfNKDLoss(**tf_nkd_options)
+        self.loss = TfNKDLoss(**tf_nkd_options)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
         s = student(batch["image"], cycles=1)[0]
         kd = {"loss_tf_nkd": self.loss(s.simcc_x, s.simcc_y, batch["simcc_x"], batch["simcc_y"],
                                        batch["target_weight"])}
-        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_tf_nkd")
+        return _with_total(gt_terms(student, s, batch), kd, "loss_tf_nkd")
 
 
 class ViTKDObjective(nn.Module):
@@ -82,7 +68,6 @@ class ViTKDObjective(nn.Module):
         super().__init__()
         self.teacher, self.num_keypoints = teacher, num_keypoints
         self.shallow = tuple(range(num_shallow))
-        self.gt_loss = KLDiscretLoss()
         self.loss = ViTKDLoss(student_dims, teacher_dims, grid_size, num_shallow, **vitkd_options)
 
     def _run(self, model: nn.Module, images: torch.Tensor) -> tuple[CycleOutput, list[torch.Tensor]]:
@@ -95,7 +80,7 @@ class ViTKDObjective(nn.Module):
         with torch.no_grad():
             t, shallow_t = self._run(self.teacher, batch["image"])
         kd = self.loss(shallow_s, shallow_t, s.visual_tokens, t.visual_tokens)
-        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_vitkd")
+        return _with_total(gt_terms(student, s, batch), kd, "loss_vitkd")
 
 
 class MGDObjective(nn.Module):
@@ -105,7 +90,6 @@ class MGDObjective(nn.Module):
                  grid_size: tuple[int, int], **mgd_options: float) -> None:
         super().__init__()
         self.teacher, self.grid_size = teacher, tuple(grid_size)
-        self.gt_loss = KLDiscretLoss()
         self.loss = MGDLoss(student_channels, teacher_channels, **mgd_options)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
@@ -113,4 +97,4 @@ class MGDObjective(nn.Module):
         t = _teacher_outputs(self.teacher, batch["image"])
         kd = {"loss_mgd": self.loss(token_grid_features(s, self.grid_size),
                                     token_grid_features(t, self.grid_size))}
-        return _with_total(gt_terms(s, batch, self.gt_loss), kd, "loss_mgd")
+        return _with_total(gt_terms(student, s, batch), kd, "loss_mgd")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from sdpose_core.data.coco_meta import PERSON_CATEGORY
 from sdpose_core.data.topdown import CocoKeypointDataset
 from sdpose_core.data.transforms import AugmentConfig
-from sdpose_core.evaluate.predict import codec_for
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.io.atomic import atomic_write_bytes
 from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig

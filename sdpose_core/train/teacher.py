@@ -22,11 +22,10 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.data.transforms import flip_keypoint_order
-from sdpose_core.distill.distilpose import simulated_heatmap
 from sdpose_core.errors import CheckpointError
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.io.checkpoint import load_model
@@ -51,19 +50,9 @@ def output_heatmaps(output: CycleOutput, config: ModelConfig) -> torch.Tensor:
 
     Heatmap heads: as predicted. Regression heads: DistilPose's simulated heatmap of the predicted
     point and sigma (peak 1). SimCC heads: the outer product of the softmaxed x and y
-    distributions, pooled to the grid and scaled to peak 1.
+    distributions, pooled to the grid and scaled to peak 1 (``codec.heatmaps`` of the head's codec).
     """
-    if output.heatmaps is not None:
-        return output.heatmaps.detach().float()
-    size = config.out_heatmap_size  # (h, w): input / 4 unless the config says otherwise
-    if output.coords is not None:
-        return simulated_heatmap(output.coords.detach().float(), output.sigma.detach().float(), size)
-    if output.simcc_x is not None:
-        px = F.adaptive_avg_pool1d(output.simcc_x.detach().float().softmax(-1), size[1])  # (B, K, w)
-        py = F.adaptive_avg_pool1d(output.simcc_y.detach().float().softmax(-1), size[0])  # (B, K, h)
-        hm = py[..., :, None] * px[..., None, :]
-        return hm / hm.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
-    raise ValueError("the teacher's output holds no heatmaps, coordinates or SimCC logits")
+    return codec_for(config).heatmaps(output, config.out_heatmap_size)
 
 
 class ModelTeacher:

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import AugmentConfig
-from sdpose_core.evaluate.predict import codec_for, evaluate_model
+from sdpose_core.data.codecs import codec_for
+from sdpose_core.evaluate.predict import evaluate_model
 from sdpose_core.io.checkpoint import load_model, read_backbone, save_model
 from sdpose_core.models.backbone import load_backbone_
 from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed

@@ -7,17 +7,28 @@ Conventions used by every codec in this package:
 - mmpose convention for heatmaps: heatmap coordinate = input coordinate / stride, i.e. heatmap
   pixel i corresponds to input pixel i * stride (stride = input / heatmap, 4 for 256x192 -> 64x48).
 - N instances are independent (one per crop): encode gives one (K, H, W) map stack per instance.
+
+Every codec (``MSRAHeatmap``, ``SimCCLabel``, ``RegressionLabel``) owns both directions for its head:
+``encode`` -> a dict of named targets (the batch keys the objectives read, as mmpose codecs return a
+dict); ``decode`` of raw arrays, ``decode_output`` of a model's ``CycleOutput``, ``flip_merge`` (flip
+test), ``heatmaps`` (where the output puts each keypoint, as maps) and ``keypoint_confidence`` (the
+scalar attributions explain). ``codec_for`` (``table.py``) picks the codec of a model's head.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from sdpose_core.data.codecs.flip import to_numpy
+from sdpose_core.data.codecs.flip import flip_average, flip_heatmaps, to_numpy
+from sdpose_core.models.outputs import CycleOutput
+
+# f(one cycle's output) -> (B,) confidence of one keypoint (what attributions explain)
+ConfidenceFn = Callable[[CycleOutput], torch.Tensor]
 
 
 def check_keypoints(keypoints, visible=None) -> tuple[np.ndarray, np.ndarray]:
@@ -133,8 +144,8 @@ class MSRAHeatmap:
         """(x, y) input pixels per heatmap pixel, e.g. (4, 4)."""
         return np.array([self.input_size[1] / self.heatmap_size[1], self.input_size[0] / self.heatmap_size[0]])
 
-    def encode(self, keypoints, visible=None) -> tuple[np.ndarray, np.ndarray]:
-        """(N, K, 2) input-pixel keypoints -> heatmaps (N, K, H, W) float32 and weights (N, K) float32.
+    def encode(self, keypoints, visible=None) -> dict[str, np.ndarray]:
+        """(N, K, 2) input-pixel keypoints -> ``heatmaps`` (N, K, H, W) and ``target_weight`` (N, K), float32.
 
         Weights copy the visibility; they are 0 where the 3-sigma window misses the map. Joints with
         visibility < 0.5 get empty maps (their weight stays as given, as in mmpose).
@@ -155,7 +166,7 @@ class MSRAHeatmap:
             maps = maps * (np.abs(np.arange(w) - mu[..., :1]) <= radius)[..., None, :]
             maps = maps * (np.abs(np.arange(h) - mu[..., 1:]) <= radius)[..., :, None]
         maps = maps * (labelled & inside)[..., None, None]
-        return maps.astype(np.float32), weights.astype(np.float32)
+        return {"heatmaps": maps.astype(np.float32), "target_weight": weights.astype(np.float32)}
 
     def decode(self, heatmaps: np.ndarray | torch.Tensor,
                dark: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -175,3 +186,26 @@ class MSRAHeatmap:
         else:
             locs = refine_quarter_offset(locs, maps)
         return (locs * self.stride).astype(np.float32), scores.astype(np.float32)
+
+    def decode_output(self, output: CycleOutput) -> tuple[np.ndarray, np.ndarray]:
+        """One cycle's heatmaps -> keypoints (B, K, 2) in input pixels and scores (B, K)."""
+        (maps,) = output.require("heatmaps")
+        return self.decode(maps.detach())
+
+    def flip_merge(self, plain: CycleOutput, flipped: CycleOutput, input_width: int) -> CycleOutput:
+        """Flip test: the mean of the plain heatmaps and the mirrored-back ones of the flipped image."""
+        back = torch.as_tensor(flip_heatmaps(flipped.heatmaps.detach()))
+        return CycleOutput(heatmaps=torch.as_tensor(flip_average(plain.heatmaps.detach(), back)))
+
+    def heatmaps(self, output: CycleOutput, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """The predicted heatmaps (B, K, Hh, Wh) as they are (``size`` is for heads without maps)."""
+        (maps,) = output.require("heatmaps")
+        return maps.detach().float()
+
+    def keypoint_confidence(self, reference: CycleOutput, keypoint: int) -> ConfidenceFn:
+        """The heatmap value of ``keypoint`` at the peak of ``reference`` (batch item 0; location fixed)."""
+        (maps,) = reference.require("heatmaps")
+        w = maps.shape[-1]
+        flat = int(maps[0, keypoint].flatten().argmax())
+        row, col = flat // w, flat % w
+        return lambda out: out.heatmaps[:, keypoint, row, col]

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from sdpose_core.data.codecs.flip import to_numpy
-from sdpose_core.data.codecs.heatmap import check_keypoints
+from sdpose_core.data.codecs.flip import flip_simcc, to_numpy
+from sdpose_core.data.codecs.heatmap import ConfidenceFn, check_keypoints
+from sdpose_core.models.outputs import CycleOutput
 
 
 def simcc_maximum(x_logits, y_logits) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +54,9 @@ class SimCCLabel:
         h, w = self.input_size
         return int(np.around(w * self.split_ratio)), int(np.around(h * self.split_ratio))
 
-    def encode(self, keypoints, visible=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(N, K, 2) input-pixel keypoints -> x labels (N, K, Wx), y labels (N, K, Hy), weights (N, K).
+    def encode(self, keypoints, visible=None) -> dict[str, np.ndarray]:
+        """(N, K, 2) input-pixel keypoints -> x labels ``simcc_x`` (N, K, Wx), y labels ``simcc_y``
+        (N, K, Hy) and ``target_weight`` (N, K), float32.
 
         mu = np.around(kpt * ratio) (half to even) on integer bins. Joints with visibility < 0.5 get
         zero labels (weight stays as given); weight 0 and zero labels where the 3-sigma window misses
@@ -73,7 +76,7 @@ class SimCCLabel:
             if self.normalize:
                 g = g / (sigma[axis] * np.sqrt(2 * np.pi))
             labels.append((g * keep).astype(np.float32))
-        return labels[0], labels[1], weights.astype(np.float32)
+        return {"simcc_x": labels[0], "simcc_y": labels[1], "target_weight": weights.astype(np.float32)}
 
     def decode(self, x_logits: np.ndarray | torch.Tensor,
                y_logits: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -83,3 +86,34 @@ class SimCCLabel:
         """
         locs, vals = simcc_maximum(x_logits, y_logits)
         return locs / np.float32(self.split_ratio), vals.astype(np.float32)
+
+    def decode_output(self, output: CycleOutput) -> tuple[np.ndarray, np.ndarray]:
+        """One cycle's SimCC logits -> keypoints (B, K, 2) in input pixels and scores (B, K)."""
+        x_logits, y_logits = output.require("simcc_x", "simcc_y")
+        return self.decode(x_logits.detach(), y_logits.detach())
+
+    def flip_merge(self, plain: CycleOutput, flipped: CycleOutput, input_width: int) -> CycleOutput:
+        """Flip test: the mean of the plain logits and the mirrored-back ones of the flipped image."""
+        bx, by = flip_simcc(flipped.simcc_x.detach(), flipped.simcc_y.detach())
+        return CycleOutput(simcc_x=(plain.simcc_x.detach() + torch.as_tensor(bx)) / 2,
+                           simcc_y=(plain.simcc_y.detach() + torch.as_tensor(by)) / 2)
+
+    def heatmaps(self, output: CycleOutput, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """(B, K, h, w) outer product of the softmaxed x and y distributions, peak 1.
+
+        Args:
+            size: (h, w) grid the distributions are average-pooled to; None: one pixel per bin.
+        """
+        x_logits, y_logits = output.require("simcc_x", "simcc_y")
+        px = x_logits.detach().float().softmax(-1)  # (B, K, W * r)
+        py = y_logits.detach().float().softmax(-1)  # (B, K, H * r)
+        if size is not None:
+            px, py = F.adaptive_avg_pool1d(px, size[1]), F.adaptive_avg_pool1d(py, size[0])  # (B, K, w), (B, K, h)
+        hm = py[..., :, None] * px[..., None, :]
+        return hm / hm.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+
+    def keypoint_confidence(self, reference: CycleOutput, keypoint: int) -> ConfidenceFn:
+        """x-logit + y-logit of ``keypoint`` at the argmax bins of ``reference`` (batch item 0)."""
+        x_logits, y_logits = reference.require("simcc_x", "simcc_y")
+        bx, by = int(x_logits[0, keypoint].argmax()), int(y_logits[0, keypoint].argmax())
+        return lambda out: out.simcc_x[:, keypoint, bx] + out.simcc_y[:, keypoint, by]
