@@ -86,3 +86,15 @@ def test_recipes_table_carries_the_distilpose_forms():
     assert dict(DISTILPOSE_INTENT) == {"amplitude": "teacher_peak", "min_sigma": 1.0}
     assert get_recipe("distilpose-official").loss_options == ()
     assert get_recipe("distilpose-official").teacher_head == "heatmap"
+
+
+def test_distilpose_loss_without_tokens_leaves_out_the_token_terms():
+    """One term sum for every caller: against cached teacher heatmaps (no teacher tokens) the loss has
+    the GT, score and simulated-heatmap terms only, and ``total`` is their sum."""
+    torch.manual_seed(0)
+    b, k = 2, 17
+    teacher = simulated_heatmap(torch.rand(b, k, 2), torch.full((b, k, 2), 2.0), SIZE)
+    terms = DistilPoseLoss()(torch.rand(b, k, 2), torch.full((b, k, 2), 1.5), torch.rand(b, k, 1), None, None,
+                             teacher, None, None, torch.ones(b, k, 2), torch.rand(b, k, 2))
+    assert list(terms) == ["reg_loss", "score_loss", "reg2hm_loss", "total"]
+    assert terms["total"] == terms["reg_loss"] + terms["score_loss"] + terms["reg2hm_loss"]

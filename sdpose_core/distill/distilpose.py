@@ -233,20 +233,23 @@ class DistilPoseLoss(nn.Module):
 
     def forward(
         self, coords: torch.Tensor, sigma: torch.Tensor, score: torch.Tensor,
-        kpt_tokens: torch.Tensor, vis_tokens: torch.Tensor, teacher_heatmaps: torch.Tensor,
-        teacher_kpt_tokens: torch.Tensor, teacher_vis_tokens: torch.Tensor,
+        kpt_tokens: torch.Tensor | None, vis_tokens: torch.Tensor | None, teacher_heatmaps: torch.Tensor,
+        teacher_kpt_tokens: torch.Tensor | None, teacher_vis_tokens: torch.Tensor | None,
         target_weight: torch.Tensor, target_coords: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Args: student coords/sigma (B, K, 2), score (B, K, 1), tokens (B, K, D) / (B, N, D);
         teacher heatmaps (B, K, H, W) and tokens; target_weight (B, K, 2); target_coords
-        (B, K, 2) normalised GT, or None to leave out ``reg_loss`` (teacher-only view)."""
+        (B, K, 2) normalised GT, or None to leave out ``reg_loss`` (teacher-only view).
+        Any token tensor None leaves out both token terms (a teacher known by its heatmaps alone,
+        or tokens of different shapes)."""
         hm_t = teacher_heatmaps.detach()
         losses: dict[str, torch.Tensor] = {}
         if target_coords is not None:
             losses["reg_loss"] = coord_smooth_l1_loss(
                 coords, target_coords, target_weight, self.coord_weight)
-        losses["vis_dist_loss"] = self.token_loss(vis_tokens, teacher_vis_tokens.detach())
-        losses["kpt_dist_loss"] = self.token_loss(kpt_tokens, teacher_kpt_tokens.detach())
+        if not any(t is None for t in (kpt_tokens, vis_tokens, teacher_kpt_tokens, teacher_vis_tokens)):
+            losses["vis_dist_loss"] = self.token_loss(vis_tokens, teacher_vis_tokens.detach())
+            losses["kpt_dist_loss"] = self.token_loss(kpt_tokens, teacher_kpt_tokens.detach())
         losses["score_loss"] = self.score_loss(coords, score, hm_t, target_weight)
         losses["reg2hm_loss"] = self.reg2hm_loss(coords, sigma, hm_t, target_weight)
         losses["total"] = sum(losses.values())

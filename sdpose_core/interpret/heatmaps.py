@@ -9,6 +9,8 @@ import torch
 from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss
 from sdpose_core.models.outputs import CycleOutput
 
+LOSS_ORDER = ("reg2hm_loss", "score_loss", "kpt_dist_loss", "vis_dist_loss")  # as the Heatmaps tab lists them
+
 
 @dataclass
 class HeatmapView:
@@ -62,15 +64,13 @@ def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
     k = coords.shape[1]
     weight = torch.ones(1, k, 2, dtype=coords.dtype)
     inter = loss.intermediates(coords, sigma, hm_t, weight)
-    terms = {"reg2hm_loss": loss.reg2hm_loss(coords, sigma, hm_t, weight),
-             "score_loss": loss.score_loss(coords, student.score[:1], hm_t, weight)}
-    tokens_ok = all(t is not None for t in (student.keypoint_tokens, student.visual_tokens,
-                                            teacher.keypoint_tokens, teacher.visual_tokens))
-    if tokens_ok and student.visual_tokens.shape == teacher.visual_tokens.shape \
-            and student.keypoint_tokens.shape == teacher.keypoint_tokens.shape:
-        terms["kpt_dist_loss"] = loss.token_loss(student.keypoint_tokens[:1], teacher.keypoint_tokens[:1])
-        terms["vis_dist_loss"] = loss.token_loss(student.visual_tokens[:1], teacher.visual_tokens[:1])
-    terms["total (no GT term)"] = sum(terms.values())
+    tokens = [student.keypoint_tokens, student.visual_tokens, teacher.keypoint_tokens, teacher.visual_tokens]
+    if any(t is None for t in tokens) or tokens[0].shape != tokens[2].shape or tokens[1].shape != tokens[3].shape:
+        tokens = [None] * 4  # the token terms need tokens of the same shape on both sides
+    kpt_s, vis_s, kpt_t, vis_t = (None if t is None else t[:1] for t in tokens)
+    terms = loss(coords, sigma, student.score[:1], kpt_s, vis_s, hm_t, kpt_t, vis_t, weight)  # no GT: no reg_loss
+    shown = {name: float(terms[name]) for name in LOSS_ORDER if name in terms}
+    shown["total (no GT term)"] = float(terms["total"])
     h, w = hm_t.shape[-2:]
     centers = coords[0].float() * torch.tensor([w, h], dtype=torch.float32)
     return HeatmapView(
@@ -78,4 +78,4 @@ def distilpose_heatmap_view(student: CycleOutput, teacher: CycleOutput,
         centers=centers.numpy(), sigma=sigma[0].float().numpy(),
         score=torch.sigmoid(student.score[0, :, 0]).float().numpy(),
         teacher_value=inter["score_teacher_value"][0, :, 0].float().numpy(),
-        losses={name: float(v) for name, v in terms.items()})
+        losses=shown)

@@ -167,9 +167,5 @@ class TeacherDistilPoseObjective(nn.Module):
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
         out = student(batch["image"], cycles=1)[0]
-        hm_t, weight = batch["teacher_heatmaps"], batch["coord_weight"]
-        terms = {"reg_loss": coord_smooth_l1_loss(out.coords, batch["coords"], weight, self.loss.coord_weight),
-                 "score_loss": self.loss.score_loss(out.coords, out.score, hm_t, weight),
-                 "reg2hm_loss": self.loss.reg2hm_loss(out.coords, out.sigma, hm_t, weight)}
-        terms["total"] = sum(terms.values())
-        return terms
+        return self.loss(out.coords, out.sigma, out.score, None, None, batch["teacher_heatmaps"], None, None,
+                         batch["coord_weight"], batch["coords"])  # no teacher tokens: no token terms
