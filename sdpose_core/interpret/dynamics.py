@@ -30,11 +30,10 @@ from sdpose_core.data.coco_meta import FLIP_PAIRS, NUM_KEYPOINTS
 from sdpose_core.data.topdown import CocoKeypointDataset, load_image_crop
 from sdpose_core.data.transforms import denormalize
 from sdpose_core.io.checkpoint import model_from_checkpoint, read_checkpoint
+from sdpose_core.train.recipes import TOKEN_DISTILLING_RECIPES
 from sdpose_core.train.run_dir import RunDir
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "synthpose_val"
-# recipes whose loss pulls the student's keypoint tokens towards a teacher's (DistilPose's encoder term)
-TOKEN_DISTILLING_RECIPES = ("distilpose", "distilpose-official")
 
 
 # ----------------------------------------------------------------------------- pure measures

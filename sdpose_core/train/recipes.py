@@ -59,6 +59,8 @@ class Recipe:
             live distillation), built from the loss options; None when the recipe has none.
         new_head_on_teacher: the student is the teacher with a newly initialised, trainable head
             and everything else frozen (DWPose stage 2).
+        distils_keypoint_tokens: the loss pulls the student's keypoint tokens towards the teacher's
+            (DistilPose's encoder term): token dynamics measure the distance between them.
         epochs / batch_size / lr / weight_decay: defaults for a 2-core CPU budget (AdamW, cosine).
         loss_options: keyword arguments of the recipe's loss (e.g. DistilPose's ``amplitude``).
     """
@@ -71,6 +73,7 @@ class Recipe:
     teacher_head: str | None = None
     from_teacher_heatmaps: Callable[..., nn.Module] | None = None
     new_head_on_teacher: bool = False
+    distils_keypoint_tokens: bool = False
     epochs: int = 30
     batch_size: int = 32
     lr: float = 1e-3
@@ -120,10 +123,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
     Recipe("distilpose", "synth-regression", "DistilPose: token + simulated-heatmap + score distillation "
            "(simulated heatmap at the teacher's peak, sigma >= 1 px)",
            lambda s, t, o: DistilPoseObjective(t, **o), student_head="regression", teacher_head="heatmap",
-           from_teacher_heatmaps=TeacherDistilPoseObjective, loss_options=DISTILPOSE_INTENT),
+           from_teacher_heatmaps=TeacherDistilPoseObjective, loss_options=DISTILPOSE_INTENT,
+           distils_keypoint_tokens=True),
     Recipe("distilpose-official", "synth-regression", "DistilPose with the official loss: a peak-1 simulated "
            "Gaussian whose sigma may collapse",
-           lambda s, t, o: DistilPoseObjective(t, **o), student_head="regression", teacher_head="heatmap"),
+           lambda s, t, o: DistilPoseObjective(t, **o), student_head="regression", teacher_head="heatmap",
+           distils_keypoint_tokens=True),
     Recipe("simcc", "synth-simcc", "SimCC student (RTMPose-style head), KL to Gaussian labels",
            lambda s, t, o: SimCCObjective(), student_head="simcc"),
     Recipe("dwpose-s1", "synth-simcc", "DWPose stage 1: GT + decayed feature and logit distillation",
@@ -144,6 +149,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
 TEACHER_RECIPES = tuple(name for name, r in RECIPES.items() if r.needs_teacher)
 # distill-folder and live distillation: recipes with an objective against cached teacher heatmaps
 HEATMAP_TEACHER_RECIPES = tuple(name for name, r in RECIPES.items() if r.from_teacher_heatmaps is not None)
+# token dynamics: recipes whose loss pulls the student's keypoint tokens towards a teacher's
+TOKEN_DISTILLING_RECIPES = tuple(name for name, r in RECIPES.items() if r.distils_keypoint_tokens)
 
 
 def get_recipe(name: str) -> Recipe:
