@@ -18,7 +18,7 @@ def build_parser(prog: str = "python -m explorer") -> argparse.ArgumentParser:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The explorer's options (shared with ``sdpose explore``)."""
+    """The explorer's options (``sdpose explore`` hands its command line over to this module)."""
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--checkpoint-dir", type=Path, help="folder of <zoo-name>.pt checkpoints "
@@ -70,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+def main(argv: list[str] | None = None, prog: str = "python -m explorer") -> int:
+    return run(build_parser(prog).parse_args(argv))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``sdpose explore`` runs this module with sys.argv[0] = "sdpose explore", the usage line it shows
+    sys.exit(main(prog="python -m explorer" if sys.argv[0].endswith(".py") else sys.argv[0]))

@@ -136,14 +136,22 @@ def _cmd_distill_folder(args: argparse.Namespace) -> int:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
+    """``python -m explorer`` with the same options: the app owns its option parser, and sdpose_core
+    hands the command line over by module name (it never imports the app package)."""
     import importlib.util
+    import runpy
 
     missing = [m for m in ("gradio", "plotly", "explorer") if importlib.util.find_spec(m) is None]
     if missing:
         raise CLIError(f"the explorer needs {', '.join(missing)}: pip install -e '.[explorer]'")
-    from explorer.__main__ import run
-
-    return run(args)
+    saved, sys.argv = sys.argv, ["sdpose explore", *args.explorer_argv]  # argv[0]: the app's usage line
+    try:
+        runpy.run_module("explorer", run_name="__main__", alter_sys=False)
+    except SystemExit as stop:  # the app's exit status (argparse: 0 for --help, 2 for a bad option)
+        return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        sys.argv = saved
+    return 0
 
 
 def _cmd_animate(args: argparse.Namespace) -> int:
@@ -184,12 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_command(sub)
     _add_real_photo_commands(sub)
     _add_animate_command(sub)
-    p = sub.add_parser("explore", help="start the Gradio explorer on 127.0.0.1:7860")
-    try:
-        from explorer.__main__ import add_arguments
-        add_arguments(p)
-    except ImportError:  # explorer package not importable: the subcommand reports it when run
-        pass
+    # options, --help included, belong to the app (python -m explorer): main() hands them over
+    p = sub.add_parser("explore", add_help=False, help="start the Gradio explorer on 127.0.0.1:7860 "
+                       "(sdpose explore --help: its options)")
     p.set_defaults(func=_cmd_explore)
     return parser
 
@@ -283,7 +288,11 @@ def _add_real_photo_commands(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "explore":
+        args.explorer_argv = rest
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return args.func(args)
     except (CLIError, FileNotFoundError, ValueError, KeyError, FloatingPointError) as err:

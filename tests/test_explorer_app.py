@@ -14,7 +14,7 @@ from explorer.app import model_status  # noqa: E402
 from explorer.inputs import examples  # noqa: E402
 from explorer.models import ModelSet  # noqa: E402
 from explorer.serve import start_background  # noqa: E402
-from sdpose_core.cli import build_parser  # noqa: E402
+from sdpose_core.cli import main as cli_main  # noqa: E402
 from sdpose_core.io.checkpoint import save_model  # noqa: E402
 from sdpose_core.models.zoo import build_model  # noqa: E402
 from sdpose_core.train.run_dir import RunDir  # noqa: E402
@@ -120,10 +120,15 @@ def test_corrupt_checkpoint_falls_back_to_untrained(tmp_path):
     assert not models.get("teacher").trained and "could not load" in models.get("teacher").note
 
 
-def test_cli_has_explore_subcommand():
-    args = build_parser().parse_args(["explore", "--port", "7999", "--checkpoint-dir", "x"])
-    assert args.port == 7999 and str(args.checkpoint_dir) == "x" and not args.share
-    assert build_parser().parse_args(["explore"]).host == "127.0.0.1"
+def test_cli_explore_hands_its_options_to_the_app(capsys, tmp_path):
+    """``sdpose explore`` is ``python -m explorer``: the app's options and help, its exit status."""
+    assert cli_main(["explore", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: sdpose explore") and "--checkpoint-dir" in shown and "--share" in shown
+    missing = tmp_path / "none"
+    assert cli_main(["explore", "--port", "7999", "--checkpoint-dir", str(missing)]) == 2  # stops before serving
+    assert f"checkpoint-dir {missing} does not exist" in capsys.readouterr().err
+    assert cli_main(["explore", "--port", "not-a-port"]) == 2
     out = subprocess.run([sys.executable, "-m", "explorer", "--help"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "--checkpoint-dir" in out.stdout and "--share" in out.stdout

@@ -1,5 +1,6 @@
 """The layout shows the architecture: no import cycle between sdpose_core's parts (function-local
-imports count) and no source file over 450 lines in sdpose_core/ or explorer/.
+imports count), no import of the app (explorer/) from sdpose_core, and no source file over 450 lines
+in sdpose_core/ or explorer/.
 
 ``python tests/test_structure.py`` prints the graph between the parts, its cycles and long files.
 """
@@ -110,6 +111,13 @@ def test_no_import_cycle_between_parts():
     graph = part_graph()
     found = cycles(graph)
     assert not found, "\n".join(_describe_cycle(graph, c) for c in found)
+
+
+def test_the_library_never_imports_the_app():
+    """Imports point from explorer/ (and notebooks) to sdpose_core, never back."""
+    found = [str(path.relative_to(ROOT)) for path in sorted((ROOT / PACKAGE).rglob("*.py"))
+             if any(m.split(".")[0] == "explorer" for m in _imported_modules(path))]
+    assert not found, f"sdpose_core files that import explorer: {found}"
 
 
 def test_no_long_source_file():
