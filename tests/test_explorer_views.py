@@ -135,7 +135,7 @@ def test_every_endpoint_answers_with_blazepose_as_teacher(blazepose_app):
         "/stages": [(photo, box, run)],
         "/attribution": [(photo, box, "student", "left_wrist", m) for m in ("saliency", "integrated_gradients",
                                                                           "occlusion")],
-        "/live": [(photo, box, "teacher", "tiny CNN, heatmaps (fast)", 20)],
+        "/live": [(photo, box, "teacher", "tiny CNN, heatmaps (fast)", 20, a) for a in ("", "27789.11")],
     }
     answers = {}
     for endpoint, arg_sets in calls.items():
@@ -149,6 +149,24 @@ def test_every_endpoint_answers_with_blazepose_as_teacher(blazepose_app):
     assert "teacher: blazepose**: no map" in answers["/attribution"][0]
     assert "no map" not in answers["/attribution"][2]
     assert "No token terms" in answers["/heatmaps"][0] and "has no tokens" in answers["/heatmaps"][0]
+    # BlazePose's maps are 64x48, the student's σ is in its own 32x24 pixels: drawn in teacher pixels
+    assert "teacher heatmap px" in answers["/heatmaps"][0] and "grid" in answers["/heatmaps"][0]
+    for live, scale in zip(answers["/live"], ("estimated person area", "annotated person area 27,789 px²")):
+        assert "done: step 20/20" in live and "| the mean pose in this box (reference) |" in live
+        assert scale in live
     # the attention tab does not offer BlazePose (no tokens); asked directly, it says why
     no_tokens = attention.attention(models, str(photo["path"]), box, "teacher", 1, 0, "mean", "nose")[-1]
     assert "internal error" not in no_tokens and "no tokens and no attention" in no_tokens
+
+
+def test_heatmaps_tab_draws_the_student_sigma_in_blazepose_pixels(blazepose_app):
+    import re
+    _, photo, _, models = blazepose_app
+    panels, *_ = heatmaps.heatmaps(models, str(photo["path"]), SKIER[1], "left_wrist")
+    title = panels.layout.title.text
+    found = re.search(r"σ = \(([\d.]+), ([\d.]+)\) teacher heatmap px = \(([\d.]+), ([\d.]+)\) px of the "
+                      r"student's 32×24 grid", title)
+    assert found, title  # BlazePose's maps are 64×48: one student pixel is two teacher pixels
+    teacher_px, student_px = np.array(found.groups()[:2], float), np.array(found.groups()[2:], float)
+    np.testing.assert_allclose(teacher_px, 2 * student_px, atol=0.011)
+    assert [len(t.z) for t in panels.data if t.type == "heatmap"][0] == 64

@@ -7,8 +7,9 @@ import plotly.graph_objects as go
 import pytest
 
 from fake_teacher import BlobTeacher
+from sdpose_core.evaluate.agreement import AREA_PER_BOX_AREA, mean_pose_in_box
 from sdpose_core.io.images import load_user_image
-from sdpose_core.train.live import LIVE_STUDENT, PhotoBatches, iter_live_distill, live_distill
+from sdpose_core.train.live import LIVE_STUDENT, LiveSnapshot, PhotoBatches, iter_live_distill, live_distill
 from sdpose_core.train.teacher import as_teacher, look
 from sdpose_core.viz import PoseDrawing
 from sdpose_core.viz.live import live_animation_figure, live_loss_figure
@@ -17,7 +18,7 @@ gr = pytest.importorskip("gradio")
 
 from conftest import write_random_checkpoints  # noqa: E402
 from explorer.models import ModelSet  # noqa: E402
-from explorer.tabs.live import STUDENTS, live  # noqa: E402
+from explorer.tabs.live import STUDENTS, _summary, live  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +47,28 @@ def test_live_distill_moves_the_student_towards_the_teacher(converged):
     first, last = (np.linalg.norm(s.keypoints - teacher, axis=1).mean() for s in
                    (converged.snapshots[0], converged.snapshots[-1]))
     assert last < first
+
+
+def test_agreement_uses_the_compare_convention_and_the_mean_pose_reference(converged):
+    teacher, (x, y, w, h) = converged.teacher, converged.teacher.bbox
+    on_teacher = LiveSnapshot(0, teacher.keypoints.copy(), teacher.scores, 0.0)
+    at_mean = LiveSnapshot(0, mean_pose_in_box(teacher.bbox, converged.image_hw), teacher.scores, 0.0)
+    same, mean = converged.agreement_at(on_teacher), converged.agreement_at(at_mean)
+    assert same.oks == pytest.approx(1.0) and mean.oks == pytest.approx(mean.reference_mean_pose)
+    assert mean.other_mean_pose == pytest.approx(1.0) and 0.0 < mean.oks < 1.0
+    assert not same.area.annotated and same.area.value == pytest.approx(AREA_PER_BOX_AREA * w * h)
+    annotated = converged.agreement_at(converged.snapshots[-1], annotated_area=0.25 * w * h)
+    estimated = converged.agreement_at(converged.snapshots[-1])
+    assert annotated.area.annotated and annotated.oks < estimated.oks  # a smaller person: a stricter scale
+    assert annotated.reference_mean_pose < estimated.reference_mean_pose
+
+
+def test_tab_summary_shows_the_agreement_beside_the_reference(converged):
+    first, last = (converged.agreement_at(s) for s in (converged.snapshots[0], converged.snapshots[-1]))
+    md = _summary(converged)
+    assert f"| OKS agreement with the teacher | {first.oks:.3f} | **{last.oks:.3f}** |" in md
+    assert f"| the mean pose in this box (reference) | {first.reference_mean_pose:.3f} |" in md
+    assert "estimated person area" in md and "annotated person area 1,234 px²" in _summary(converged, 1234.0)
 
 
 def test_augmented_batches_carry_warped_teacher_targets(photo):
@@ -119,9 +142,11 @@ def test_tab_streams_progress_and_ends_with_an_animation(models, photo):
     ("photo", "1, 2, 3", "tiny CNN, heatmaps (fast)", 20, "four numbers"),
     ("photo", "", "a student that does not exist", 20, "pick a student"),
     ("photo", "", "tiny CNN, heatmaps (fast)", 0, "steps must be"),
+    ("photo", "", "tiny CNN, heatmaps (fast)", 20, "must be a positive number of px²"),
 ])
 def test_tab_bad_input_gives_a_message_not_an_exception(models, photo, image, box, student, steps, message):
-    outputs = list(live(models, str(photo) if image == "photo" else image, box, "teacher", student, steps))
+    area = "-5" if "px²" in message else None
+    outputs = list(live(models, str(photo) if image == "photo" else image, box, "teacher", student, steps, area))
     assert len(outputs) == 1
     fig, _, md = outputs[0]
     assert isinstance(fig, go.Figure) and message in md

@@ -29,12 +29,14 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
     t_role = models.teacher_for(image)  # BlazePose on photos when installed
     teacher, student = models.get(t_role), models.get("distilpose")
     t_res, s_res = models.result(t_role, image, box), models.result("distilpose", image, box)
-    view = distilpose_heatmap_view(s_res.outputs[0], t_res.outputs[0])
+    own_grid = student.model.config.out_heatmap_size  # the grid the student's σ is measured in
+    view = distilpose_heatmap_view(s_res.outputs[0], t_res.outputs[0], student_heatmap_size=own_grid)
     k = _keypoint_index(keypoint)
     name = KEYPOINT_NAMES[k]
     panels = heatmap_comparison_figure(
         view.teacher[k], view.simulated[k], view.centers[k], view.sigma[k],
-        title=f"{name}: σ = ({view.sigma[k, 0]:.2f}, {view.sigma[k, 1]:.2f}) heatmap px")
+        title=f"{name}: σ = ({view.sigma[k, 0]:.2f}, {view.sigma[k, 1]:.2f}) teacher heatmap px"
+              + _own_sigma(view, k, own_grid))
     overview = sigma_overlay_figure(s_res.crop, view.centers_in_crop(s_res.crop.shape[:2]),
                                     view.sigma_in_crop(s_res.crop.shape[:2]), highlight=k)
     extra = {f"{name}: student score (sigmoid)": f"{view.score[k]:.3f}",
@@ -46,6 +48,14 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
           + "\n\n" + "\n".join(models.result_notes([t_role, "distilpose"], image)))
     grid = heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES))
     return panels, overview, md, grid
+
+
+def _own_sigma(view, k: int, own_grid) -> str:
+    """The student's σ in its own heatmap pixels, when its grid differs from the teacher's."""
+    if (view.sigma_scale == 1).all():
+        return ""
+    own = view.student_sigma[k]
+    return f" = ({own[0]:.2f}, {own[1]:.2f}) px of the student's {own_grid[0]}×{own_grid[1]} grid"
 
 
 def _notes(view, teacher, student, teacher_out) -> list[str]:

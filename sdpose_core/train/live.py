@@ -6,8 +6,10 @@ colour jitter), warps the teacher heatmaps into each crop (``crop_heatmaps``) an
 AdamW step of the distill-folder objective (heatmap student: teacher heatmaps as targets;
 regression student: DistilPose simulated-heatmap + score + SmoothL1 to the teacher keypoints).
 Snapshots of the student's prediction on the plain crop, mapped back to image pixels, record how
-it converges. ``iter_live_distill`` yields the growing result (for progress bars and
-cancellation); ``live_distill`` runs it to the end.
+it converges; ``LiveDistillResult.agreement_at`` scores a snapshot against the teacher as the
+Compare tab does (:func:`sdpose_core.evaluate.agreement.agreement`: COCO's area convention and the
+mean-pose reference in the teacher's person box). ``iter_live_distill`` yields the growing result
+(for progress bars and cancellation); ``live_distill`` runs it to the end.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from sdpose_core.data.topdown import collate, crop_sample
 from sdpose_core.data.transforms import (
     IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, AugmentParams, augment, bbox_xywh_to_center_scale, crop_to_image,
 )
+from sdpose_core.evaluate.agreement import Agreement, agreement
 from sdpose_core.evaluate.predict import codec_for, decode_output
 from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig
@@ -120,6 +123,7 @@ class LiveDistillResult:
     losses: list[float] = field(default_factory=list)
     snapshots: list[LiveSnapshot] = field(default_factory=list)
     seconds: float = 0.0
+    image_hw: tuple[int, int] = (0, 0)  # the photo's height, width
 
     @property
     def step(self) -> int:
@@ -132,6 +136,13 @@ class LiveDistillResult:
     @property
     def seconds_per_step(self) -> float:
         return self.seconds / max(1, self.step)
+
+    def agreement_at(self, snapshot: LiveSnapshot, annotated_area: float | None = None) -> Agreement:
+        """OKS of a snapshot's keypoints against the teacher's, beside what the mean pose would score,
+        in the person box the teacher looked at (the box the student's crops are cut from): the
+        annotated person area when given, else 0.53 x that box (COCO's convention, as in Compare)."""
+        return agreement(self.teacher.keypoints, snapshot.keypoints, self.teacher.bbox, self.image_hw,
+                         annotated_area)
 
 
 @torch.no_grad()
@@ -165,14 +176,14 @@ def iter_live_distill(teacher: Any, image: Any, steps: int = 200, bbox: Sequence
         image: the photo, (H, W, 3) uint8 RGB or a file path.
         steps: optimiser steps.
         bbox: person box x, y, w, h; None: the teacher's own detection (its keypoints on the whole
-            photo give the box of a second pass; BlazePose's median error on a COCO photo drops
-            from 33 px to 6 px this way).
+            photo give the box of a second pass; BlazePose's median error on the COCO skier photo
+            drops from 14.3 px to 7.2 px this way: docs/live_distill.md).
         student: zoo name or config (default :data:`LIVE_STUDENT`); its head picks the recipe.
         snapshots: predictions recorded at this many evenly spaced steps (0 and ``steps`` included).
         report_every: yield the (same, growing) result after this many steps, and at the end.
         threads: torch CPU threads while training (restored afterwards; None: leave as is). One
-            thread is the default: the tiny student's small ops run about 3x faster on one thread
-            than on two when a 2-core CPU is shared (measured: docs/live_distill.md).
+            thread is the default: the tiny student's small ops ran far faster on one thread than
+            on two on a shared 2-core CPU (36 vs 478 ms per step: docs/live_distill.md).
 
     Closing the generator early (a cancelled request) simply stops; nothing is shared or left behind.
     """
@@ -188,7 +199,8 @@ def iter_live_distill(teacher: Any, image: Any, steps: int = 200, bbox: Sequence
     photo, rng = PhotoBatches(image, view, model.config), np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     snap_at = set(np.linspace(0, steps, max(2, snapshots)).round().astype(int).tolist())
-    result = LiveDistillResult(view, teacher_name(source), model.config.name, recipe.name, int(steps))
+    result = LiveDistillResult(view, teacher_name(source), model.config.name, recipe.name, int(steps),
+                               image_hw=tuple(image.shape[:2]))
     before = torch.get_num_threads()
     try:
         if threads:
