@@ -235,11 +235,14 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
 
     run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial)
     per_seed = list(saved.get("students_wall_per_seed_s", []))
-    if todo:  # wall time per seed of this invocation (seeds that were already done cost nothing)
+    if todo and len(wanted) == len(STUDENTS):  # wall time per seed of a run of every student
         per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
     seeds = sorted(set(args.seeds) | set(results))
     add_two_cycle_rows(results, seeds, data)
-    payload = {"command": command, "budget": asdict(budget), "from_scratch": args.from_scratch or bool(foundation),
+    commands = list(saved.get("commands") or ([saved["command"]] if "command" in saved else []))
+    if command not in commands:  # every invocation that filled this --out, oldest first
+        commands.append(command)
+    payload = {"command": command, "commands": commands, "budget": asdict(budget), "from_scratch": args.from_scratch or bool(foundation),
                "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
                "students_wall_per_seed_s": per_seed, "seeds": seeds, "workers": args.workers,
                "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
@@ -274,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         payload = _load_saved(args.out)
         if not payload:
             raise SystemExit(f"{args.out}/results.json not found: run the benchmark first")
+        # a run killed part-way saved its finished jobs; its seeds are those that hold any
+        payload["seeds"] = sorted({int(k) for k in payload["results"] if k != "foundation"} | set(payload["seeds"]))
     else:
         command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
         payload = train_everything(args, command.strip())

@@ -48,10 +48,17 @@ def plateau_gain(curve: list[float]) -> float | None:
     return 100 * (curve[-1] - curve[-4]) if len(curve) >= 4 else None
 
 
-def has_row(payload: dict, name: str) -> bool:
-    """Whether every seed of the payload (or the foundation) holds a finished ``name``."""
+def seeds_of(payload: dict, name: str) -> list[int]:
+    """The seeds of the payload that hold a finished ``name`` (all of them for the foundation)."""
     results = payload["results"]
-    return name in results["foundation"] or all(name in results.get(str(s), {}) for s in payload["seeds"])
+    if name in results["foundation"]:
+        return list(payload["seeds"])
+    return [s for s in payload["seeds"] if name in results.get(str(s), {})]
+
+
+def has_row(payload: dict, name: str) -> bool:
+    """Whether at least one seed (or the foundation) holds a finished ``name``."""
+    return bool(seeds_of(payload, name))
 
 
 def row_of(payload: dict, seed: int | str, name: str) -> dict:
@@ -73,11 +80,11 @@ def foundation_table(payload: dict, facts: dict[str, dict]) -> list[str]:
 
 
 def students_table(payload: dict, facts: dict[str, dict], names: list[str]) -> list[str]:
-    seeds = payload["seeds"]
-    lines = ["| run | model | params (M) | GFLOPs (1 pass) | AP mean ± sd | AP per seed | held-out easy | "
+    lines = ["| run | model | params (M) | GFLOPs (1 pass) | seeds | AP mean ± sd | AP per seed | held-out easy | "
              "held-out medium | last 3 epochs (AP pts) | CPU latency b=1 (ms) | train time / seed (s) |",
-             "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
+             "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"]
     for name in names:
+        seeds = seeds_of(payload, name)
         rows = [row_of(payload, s, name) for s in seeds]
         aps = [100 * r["AP"] for r in rows]
         m, sd = mean_sd(aps)
@@ -87,7 +94,7 @@ def students_table(payload: dict, facts: dict[str, dict], names: list[str]) -> l
         gains = [g for g in (plateau_gain(r.get("curve", [])) for r in rows) if g is not None]
         easy = statistics.mean(100 * r["heldout-easy"] for r in rows)
         medium = statistics.mean(100 * r["heldout-medium"] for r in rows)
-        lines.append(f"| {name} | {f['name']} | {f['params_m']:.2f} | {f['gflops_one_pass']:.3f} | {m:.1f} ± {sd:.1f} | "
+        lines.append(f"| {name} | {f['name']} | {f['params_m']:.2f} | {f['gflops_one_pass']:.3f} | {len(seeds)} | {m:.1f} ± {sd:.1f} | "
                      f"{', '.join(f'{a:.1f}' for a in aps)} | {easy:.1f} | {medium:.1f} | "
                      f"{', '.join(f'{g:+.1f}' for g in gains) or '–'} | {latency:.1f} | "
                      f"{statistics.mean(r['seconds'] for r in rows):.0f} |")
@@ -95,18 +102,18 @@ def students_table(payload: dict, facts: dict[str, dict], names: list[str]) -> l
 
 
 def comparisons_table(payload: dict) -> list[str]:
-    seeds = payload["seeds"]
-    lines = ["| comparison (AP points, paired by seed) | run | reference | mean difference ± sd | per seed |",
-             "|---|---:|---:|---:|---|"]
+    lines = ["| comparison (AP points, paired by seed) | seeds | run | reference | mean difference ± sd | per seed |",
+             "|---|---:|---:|---:|---:|---|"]
     for claim, run, ref in COMPARISONS:
-        if not (has_row(payload, run) and has_row(payload, ref)):
-            lines.append(f"| {claim} | not run | | | |")
+        seeds = [s for s in seeds_of(payload, run) if s in seeds_of(payload, ref)]
+        if not seeds:
+            lines.append(f"| {claim} | 0 | not run | | | |")
             continue
         a = [100 * row_of(payload, s, run)["AP"] for s in seeds]
         b = [100 * row_of(payload, s, ref)["AP"] for s in seeds]
         diffs = [x - y for x, y in zip(a, b)]
         m, sd = mean_sd(diffs)
-        lines.append(f"| {claim} | {statistics.mean(a):.1f} | {statistics.mean(b):.1f} | {m:+.1f} ± {sd:.1f} | "
+        lines.append(f"| {claim} | {len(seeds)} | {statistics.mean(a):.1f} | {statistics.mean(b):.1f} | {m:+.1f} ± {sd:.1f} | "
                      f"{', '.join(f'{d:+.1f}' for d in diffs)} |")
     return lines
 
@@ -124,7 +131,7 @@ def plot_curves(payload: dict, path: Path) -> None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, names) in zip(axes, groups.items()):
         for i, name in enumerate(n for n in names if has_row(payload, n)):
-            for j, seed in enumerate(payload["seeds"] if title != "backbone and teachers" else ["foundation"]):
+            for j, seed in enumerate(seeds_of(payload, name) if title != "backbone and teachers" else ["foundation"]):
                 row = row_of(payload, seed, name)
                 offset = 0
                 if name == "dwpose-s2":  # stage 2 continues stage 1 of the same seed
@@ -161,7 +168,8 @@ def write_results(payload: dict, path: Path) -> str:
              if "backbone" in rows and len(rows) > 1 else None)
     lines = [
         "# Reproduction results on SynthPose", "",
-        f"Measured with `{payload['command']}`: seeds {seeds}, {payload['workers']} worker processes of one "
+        "Measured with " + " then ".join(f"`{c}`" for c in payload.get("commands") or [payload["command"]])
+        + f": seeds {seeds}, {payload['workers']} worker processes of one "
         f"thread each on {torch.get_num_threads()} CPU threads. SynthPose `{budget['difficulty']}` "
         f"({budget['train_num']} train crops, {budget['val_num']} val crops at 128×96), held-out easy and medium "
         f"sets of {budget['heldout_num']} crops from seeds no other part of the project uses. Augmentation "
