@@ -43,7 +43,7 @@ torch.set_num_threads(1)  # tiny models: one thread is as fast and never fights 
 seed_everything(0)        # every number below is reproducible
 use_notebook_renderer();  # plotly figures render in JupyterLab without a network
 
-from sdpose_core.evaluate.predict import codec_for, decode_output
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.interpret import cycle_rollouts, keypoint_attention_map, keypoint_rollout_map
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import load_examples, load_lesson_model, model_geometry
@@ -187,12 +187,12 @@ interact(show_position,
 
 # %%
 codec = codec_for(model.config)
-crop_points = [decode_output(o, codec)[0][0] for o in result.outputs]  # (K, 2) crop pixels per cycle
+crop_points = [codec.decode_output(o)[0][0] for o in result.outputs]  # (K, 2) crop pixels per cycle
 print(f"uniform attention would be 1/(17+N) = {1 / geo['tokens']:.4f} per token")
 peak, dist, mass = np.zeros(geo["depth"]), np.zeros(geo["depth"]), np.zeros(geo["depth"])
 for e in examples:
     r = run_pose(model, e.image, e.bbox, cycles=1, return_attention=True)
-    pts = decode_output(r.outputs[0], codec)[0][0] / np.asarray(geo["patch_pixels"])[::-1]  # in patches (x, y)
+    pts = codec.decode_output(r.outputs[0])[0][0] / np.asarray(geo["patch_pixels"])[::-1]  # in patches (x, y)
     for layer in range(geo["depth"]):
         for k in range(len(KEYPOINT_NAMES)):
             amap = keypoint_attention_map(r.outputs[0].attention, layer, "mean", k, geo["grid_size"]).numpy()

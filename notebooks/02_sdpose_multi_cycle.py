@@ -48,7 +48,8 @@ import tempfile
 from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.distill import SDPoseLoss, joints_mse_loss
-from sdpose_core.evaluate.predict import codec_for, decode_output, evaluate_model
+from sdpose_core.data.codecs import codec_for
+from sdpose_core.evaluate.predict import evaluate_model
 from sdpose_core.interpret import keypoint_attention_map, token_change_per_cycle
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import SAMPLES_DIR, load_examples, load_lesson_model, model_geometry, read_results
@@ -72,7 +73,7 @@ examples = load_examples(count=8)
 # ## 1. One prediction per cycle
 #
 # `model(images, cycles=C)` returns one record per cycle. Each cycle's heatmaps are decoded the
-# same way (`decode_output`). The left panel is the label; the others are the cycles. In a trained
+# same way (`codec.decode_output`). The left panel is the label; the others are the cycles. In a trained
 # SDPose model the cycles agree closely: that agreement is what the token loss asks for.
 
 # %%
@@ -96,7 +97,7 @@ interact(show_cycles, example=widgets.Dropdown(options=list(range(len(examples))
 ex = examples[0]
 result = run_pose(model, ex.image, ex.bbox, cycles=C, return_attention=True)
 codec = codec_for(model.config)
-points = [decode_output(o, codec)[0][0] for o in result.outputs]
+points = [codec.decode_output(o)[0][0] for o in result.outputs]
 
 def show_cycle_attention(keypoint, layer, head):
     maps = [keypoint_attention_map(o.attention, layer, head, keypoint, geo["grid_size"]).numpy()

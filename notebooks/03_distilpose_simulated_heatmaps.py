@@ -46,7 +46,8 @@ use_notebook_renderer();  # plotly figures render in JupyterLab without a networ
 import tempfile
 
 from sdpose_core.data.synthpose import generate_dataset
-from sdpose_core.distill import Reg2HMLoss, ScoreLoss, simulated_heatmap
+from sdpose_core.data.codecs import simulated_heatmap
+from sdpose_core.distill import Reg2HMLoss, ScoreLoss
 from sdpose_core.interpret import distilpose_heatmap_view
 from sdpose_core.evaluate.agreement import agreement
 from sdpose_core.evaluate.inference import run_pose

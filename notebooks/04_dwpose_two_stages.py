@@ -49,7 +49,7 @@ import tempfile
 from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.distill import DWPoseStage1Loss, stage1_decay
-from sdpose_core.evaluate.predict import codec_for
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.evaluate.agreement import agreement
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.lessons import SAMPLES_DIR, load_examples, load_lesson_model, read_results, results_rows, simcc_probabilities

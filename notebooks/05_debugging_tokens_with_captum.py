@@ -43,7 +43,7 @@ torch.set_num_threads(1)  # tiny models: one thread is as fast and never fights 
 seed_everything(0)        # every number below is reproducible
 use_notebook_renderer();  # plotly figures render in JupyterLab without a network
 
-from sdpose_core.evaluate.predict import codec_for, decode_output
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.evaluate.inference import run_pose
 from sdpose_core.interpret.attribution import METHODS, keypoint_attribution
 from sdpose_core.lessons import SAMPLES_DIR, load_examples, load_lesson_model, occlude, rank_cases, swap_left_right
@@ -58,7 +58,7 @@ assert tuple(teacher.config.input_size) == tuple(student.config.input_size), "th
 examples = load_examples()
 
 def crop_point(model, result, keypoint):
-    return decode_output(result.outputs[0], codec_for(model.config))[0][0][keypoint]
+    return codec_for(model.config).decode_output(result.outputs[0])[0][0][keypoint]
 
 def explain(image, bbox, keypoint, method="integrated_gradients", title=""):
     """Teacher and student attribution maps for one keypoint, side by side (a figure)."""
