@@ -20,7 +20,7 @@ import torch
 from sdpose_core import load_model
 from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.distill.distilpose import DISTILPOSE_INTENT, DistilPoseLoss
-from sdpose_core.evaluate.predict import codec_for
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.train.targets import CodecTargets
 
 

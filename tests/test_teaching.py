@@ -208,7 +208,7 @@ def test_results_rows_keeps_the_header_and_the_asked_rows_in_order():
 
 def test_family_loss_terms_are_the_recipes_objectives_seeded_and_leave_the_models_alone(tiny_set):
     from sdpose_core.data.topdown import CocoKeypointDataset, collate
-    from sdpose_core.evaluate.predict import codec_for
+    from sdpose_core.data.codecs import codec_for
     from sdpose_core.train.targets import CodecTargets
 
     torch.manual_seed(0)

@@ -11,7 +11,6 @@ from torch import nn
 
 from sdpose_core.data.topdown import load_image_crop
 from sdpose_core.data.transforms import crop_to_image, denormalize
-from sdpose_core.evaluate.coco_eval import oks
 from sdpose_core.data.codecs import codec_for
 from sdpose_core.models.outputs import CycleOutput
 
@@ -62,16 +61,3 @@ def run_pose(model: nn.Module, image_rgb: np.ndarray, bbox: Sequence[float] | No
     kpts, scores = codec_for(model.config).decode_output(outs[0])
     return PoseResult(crop_to_image(kpts[0], meta), np.asarray(scores[0], dtype=np.float64), outs,
                       meta, latency, denormalize(tensor))
-
-
-def box_area(bbox: Sequence[float] | None, image_hw: Sequence[int]) -> float:
-    """Area of an (x, y, w, h) box, or of the whole image when ``bbox`` is None."""
-    if bbox is None:
-        return float(image_hw[0]) * float(image_hw[1])
-    return float(bbox[2]) * float(bbox[3])
-
-
-def oks_agreement(a: np.ndarray, b: np.ndarray, area: float) -> float:
-    """OKS between two predictions of the same person (K, 2), every keypoint counted."""
-    k = a.shape[0]
-    return float(oks(a[None], b[None], np.ones((1, k)), np.asarray([area]))[0])

@@ -1,6 +1,6 @@
 """From model outputs to keypoints in original image pixels, and whole-dataset evaluation.
 
-Which codec decodes which head is ``sdpose_core.data.codecs.codec_for`` (re-exported here); the
+Which codec decodes which head is ``sdpose_core.data.codecs.codec_for``; the
 codec decodes (``decode_output``) and merges flip tests (``flip_merge``), so the trainer,
 ``sdpose eval``, the notebooks and the explorer all read predictions the same way.
 """
@@ -20,16 +20,10 @@ from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import crop_to_image
 from sdpose_core.evaluate.coco_eval import coco_keypoint_eval, results_from_arrays
 from sdpose_core.evaluate.pck import pck
-from sdpose_core.models.outputs import CycleOutput
 
-__all__ = ["codec_for", "decode_output", "predict_batch", "Predictions", "predict_dataset",
+__all__ = ["predict_batch", "Predictions", "predict_dataset",
            "evaluate_predictions", "evaluate_model"]
 
-
-def decode_output(output: CycleOutput, codec: Codec) -> tuple[np.ndarray, np.ndarray]:
-    """``codec.decode_output(output)``: one cycle's predictions -> keypoints (B, K, 2) in input pixels
-    and scores (B, K). Kept for callers of the old name; the codec owns the decoding."""
-    return codec.decode_output(output)
 
 
 @torch.no_grad()

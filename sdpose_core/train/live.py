@@ -26,7 +26,7 @@ from sdpose_core.data.transforms import (
     IMAGENET_MEAN, IMAGENET_STD, AugmentConfig, AugmentParams, augment, bbox_xywh_to_center_scale, crop_to_image,
 )
 from sdpose_core.evaluate.agreement import Agreement, agreement
-from sdpose_core.evaluate.predict import codec_for, decode_output
+from sdpose_core.data.codecs import codec_for
 from sdpose_core.io.images import load_user_image
 from sdpose_core.models.config import ModelConfig
 from sdpose_core.models.outputs import TeacherView
@@ -150,7 +150,7 @@ def _snapshot(model: nn.Module, objective: nn.Module, photo: PhotoBatches, step:
     model.eval()
     batch = photo.batch(1)
     loss = float(objective(model, batch, 0, 1)["total"])
-    kpts, scores = decode_output(model(batch["image"], cycles=1)[0], codec_for(model.config))
+    kpts, scores = codec_for(model.config).decode_output(model(batch["image"], cycles=1)[0])
     model.train()
     image_kpts = crop_to_image(kpts[0], batch["meta"][0])
     return LiveSnapshot(step, image_kpts, np.asarray(scores[0], dtype=np.float64), loss)
