@@ -3,6 +3,7 @@
     python benchmarks/explorer_screenshots.py [--checkpoint-dir DIR] [--runs RUN] [--out docs/img]
         [--tabs compare attention ...] [--teacher blazepose] [--distilpose FILE]
         [--photo IMAGE --box "x, y, w, h" [--area PX2]] [--student ROLE] [--cycle N] [--suffix _real]
+        [--snapshots RUN LABEL [LABEL ...]]
 
 Needs the Debian packages ``chromium`` (at /usr/bin/chromium) and the ``playwright`` Python
 package (no browser download: the system Chromium is used). Starts the app in this process on a
@@ -10,10 +11,14 @@ free port, picks the first example (or uploads ``--photo`` and types ``--box`` /
 types ``--area`` into each tab that has an *annotated person area* field (Compare, Live distill),
 presses each tab's button and waits for its plots. ``--tabs`` limits the tabs (file names:
 compare, attention, heatmaps, stages, attribution, live); ``--suffix`` is added to each file name.
+``--snapshots RUN LABEL ...``: after drawing the tabs, pick RUN (a folder name, e.g. ``sdpose``) in
+the header's snapshot selector, click each LABEL in turn and screenshot every drawn tab once its
+figures name that snapshot: ``docs/img/explorer_snapshot_<tab>_<label>.png``.
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -77,6 +82,40 @@ def show_tab(page, label: str, button: str, plots: int, timeout_ms: int = 90_000
     page.wait_for_timeout(1200)  # plotly finishes laying out
 
 
+def pick_snapshot(page, run: str | None, label: str, timeout_ms: int = 90_000) -> None:
+    """In the header's snapshot selector choose ``run`` (when given) and click snapshot ``label``;
+    wait until the shown tab's first figure is titled with it."""
+    selector = page.locator("#snapshot-selector")
+    if run:
+        selector.get_by_label("training run (snapshots)").click()
+        page.get_by_role("option", name=f"{run} run", exact=False).first.click()
+        selector.locator("label").first.wait_for(timeout=timeout_ms)
+    selector.locator("label", has_text=re.compile(rf"^\s*{re.escape(label)} ·")).click()
+    wait_for_title(page, label, timeout_ms)
+
+
+def wait_for_title(page, label: str, timeout_ms: int = 90_000) -> None:
+    """Until a figure of the visible tab is titled with snapshot ``label``."""
+    panel = page.locator("[role=tabpanel]:visible")
+    panel.locator(".js-plotly-plot .gtitle", has_text=f", {label} ·").first.wait_for(timeout=timeout_ms)
+    page.wait_for_timeout(1200)  # plotly finishes laying out
+
+
+def snapshot_shots(page, out: Path, run: str, labels: list[str], tabs: list[str]) -> None:
+    """``pick_snapshot`` each label, then a screenshot of each drawn tab (opened after the pick: it
+    must have been redrawn by the pick alone)."""
+    drawn = [(label, name) for label, (name, *_rest) in TABS.items() if name in tabs]
+    for i, label in enumerate(labels):
+        for j, (tab_label, name) in enumerate(drawn):
+            page.get_by_role("tab", name=tab_label).click()
+            if j == 0:
+                pick_snapshot(page, run if i == 0 else None, label)
+            wait_for_title(page, label)
+            path = out / f"explorer_snapshot_{name}_{re.sub(r'[^a-z0-9]+', '_', label.lower())}.png"
+            page.screenshot(path=str(path), full_page=True)
+            print(f"{tab_label} at {run} {label}: {path}" + (f"  toasts: {error_toasts(page)}" if error_toasts(page) else ""))
+
+
 def error_toasts(page) -> list[str]:
     """Texts of any error / warning toasts on the page."""
     return [t.strip() for t in page.locator(".toast-body").all_inner_texts() if t.strip()]
@@ -101,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suffix", default="", help="added to each file name, e.g. _real")
     p.add_argument("--cycle", type=int, help="the attention tab's cycle (default: 1)")
     p.add_argument("--student", help="the Compare tab's student role (default: the first)")
+    p.add_argument("--snapshots", nargs="+", metavar="RUN LABEL", help="a run and snapshot labels to pick")
     args = p.parse_args(argv)
     models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, distilpose=args.distilpose)
     models.runs = list(args.runs) or models.runs  # default: the bundled snapshot histories
@@ -119,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                 path = args.out / f"explorer_{name}{args.suffix}.png"
                 page.screenshot(path=str(path), full_page=True)
                 print(f"{label}: {path}" + (f"  toasts: {error_toasts(page)}" if error_toasts(page) else ""))
+            if args.snapshots:
+                snapshot_shots(page, args.out, args.snapshots[0], args.snapshots[1:], args.tabs)
             browser.close()
     finally:
         demo.close()

@@ -10,7 +10,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ ROLES: dict[str, tuple[str, str]] = {
 OPTIONAL_ROLES = ("simcc",)  # shown only when a checkpoint exists
 REAL_MODELS = ("blazepose",)  # the `real` extra (sdpose install-blazepose), listed when installed
 AUTO = "auto"  # teacher choice: ModelSet.teacher_for the image
+SNAPSHOT_PREFIX = "snapshot:"  # role keys of snapshot models (explorer.snapshots.SnapshotModels.key)
 
 
 @dataclass
@@ -133,8 +134,12 @@ class ModelSet:
         self.runs: list[Path] = []  # training run folders offered by the stages tab
         self.explicit: set[str] = set()  # roles given on the command line (--teacher ...)
         self._cache: OrderedDict[tuple, PoseResult] = OrderedDict()
+        self._memo: OrderedDict[tuple, Any] = OrderedDict()  # derived results (attributions, figures)
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        from .snapshots import SnapshotModels  # (it imports LoadedModel from here)
+
+        self.snapshots = SnapshotModels(lambda: self.runs)  # snapshot models by (run, snapshot), LRU
 
     @classmethod
     def load(cls, checkpoint_dir: str | Path | None = None, teacher: str | None = None,
@@ -158,6 +163,8 @@ class ModelSet:
         return [r for r in [*self.models, *self.extras] if not (students_only and r == "teacher")]
 
     def get(self, role: str) -> LoadedModel:
+        if role.startswith(SNAPSHOT_PREFIX):
+            return self.snapshots.from_key(role)
         if role not in self.models and role not in self.extras:
             raise ValueError(f"no {role!r} model loaded (have: {', '.join([*self.models, *self.extras])})")
         return self.models[role] if role in self.models else self.extras[role]
@@ -210,6 +217,22 @@ class ModelSet:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return res
+
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, cached under ``key`` (an LRU of 2 × cache_size entries) for results derived
+        from a model and an image that do not change with the other settings (a teacher's attribution
+        while the student's snapshot changes, the teacher's heatmap grid)."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > 2 * self._cache_size:
+                self._memo.popitem(last=False)
+        return value
 
 
 def image_key(image: np.ndarray) -> str:

@@ -8,10 +8,12 @@ from sdpose_core.data.coco_meta import KEYPOINT_NAMES
 from sdpose_core.data.transforms import apply_affine
 from sdpose_core.interpret import (cycle_rollouts, keypoint_attention_map, keypoint_rollout_map, patch_grid,
                                    ratio_to_uniform, token_change_per_cycle)
-from sdpose_core.viz import attention_grid_figure, empty_figure, token_change_figure
+from sdpose_core.viz import attention_grid_figure, empty_figure, titled, token_change_figure
 
 from ..inputs import parse_box, read_image
 from ..models import ModelSet
+from ..selector import SnapshotSelector, follow, selection_inputs
+from ..snapshots import use_snapshot
 from ..ui import guarded
 
 OUTPUTS = ("plot", "plot", "plot", "md")
@@ -46,11 +48,13 @@ def _maps(res, loaded, cycle: int, layer: int, head, k: int) -> tuple[list, list
 
 @guarded(*OUTPUTS)
 def attention(models: ModelSet, image_path, box_text: str | None, role: str = "student", cycle: int = 1,
-              layer: int = -1, head: str | int = "mean", keypoint: int | str = 0
-              ) -> tuple[go.Figure, go.Figure, go.Figure, str]:
-    """Selected map + both rollouts, all cycles as small multiples, token change per cycle, notes."""
+              layer: int = -1, head: str | int = "mean", keypoint: int | str = 0, run: str | None = None,
+              snapshot: str | None = None) -> tuple[go.Figure, go.Figure, go.Figure, str]:
+    """Selected map + both rollouts, all cycles as small multiples, token change per cycle, notes.
+    ``run`` + ``snapshot``: a saved snapshot that replaces a student ``role`` (``use_snapshot``)."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
+    role, caption = use_snapshot(models, role, run, snapshot)
     loaded = models.get(role)
     cfg = loaded.model.config
     if cfg.model_type == "cnn":
@@ -80,7 +84,9 @@ def attention(models: ModelSet, image_path, box_text: str | None, role: str = "s
              f"patch grid {grid[0]}×{grid[1]} on the {cfg.input_size[0]}×{cfg.input_size[1]} crop. "
              + NOTES.format(tokens=res.outputs[0].attention[0].shape[-1], patches=grid[0] * grid[1], cycle=cycle))
     notes += "\n\n" + "\n".join(models.result_notes([role], image))  # trained on what, how well
-    return top, cycles_fig, change, notes
+    if caption:
+        notes = f"**{caption}** (the snapshot selector above replaces the student)\n\n" + notes
+    return titled(top, caption), titled(cycles_fig, caption), titled(change, caption), notes
 
 
 def _token_roles(models: ModelSet) -> list[str]:
@@ -95,7 +101,7 @@ def _controls_for(models: ModelSet, role: str) -> tuple:
             gr.update(choices=["mean"] + [str(h) for h in range(cfg.heads)], value="mean"))
 
 
-def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: SnapshotSelector | None = None) -> None:
     """The tab's widgets and events (call inside a gr.Tab)."""
     roles = _token_roles(models)
     first = "student" if "student" in roles else roles[0]
@@ -113,12 +119,12 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
                         "(on the network's input crop)")
     cycles_fig = gr.Plot(label="the same layer/head in every cycle (ratio to uniform)")
     change = gr.Plot(label="keypoint-token change between cycles")
-    inputs = [image, box, role, cycle, layer, head, keypoint]
+    inputs = [image, box, role, cycle, layer, head, keypoint, *selection_inputs(selector)]
     outputs = [top, cycles_fig, change, notes]
-    def handler(image, box, model, cycle, layer, head, keypoint):
-        return attention(models, image, box, model, cycle, layer, head, keypoint)
+    def handler(image, box, model, cycle, layer, head, keypoint, run=None, snapshot=None):
+        return attention(models, image, box, model, cycle, layer, head, keypoint, run, snapshot)
 
-    run.click(handler, inputs, outputs, api_name="attention")
+    follow(selector, run.click(handler, inputs, outputs, api_name="attention"), handler, inputs, outputs)
     for widget in (cycle, layer, head, keypoint):  # redraw from the cache, no new forward pass
         event = widget.release if isinstance(widget, gr.Slider) else widget.input
         event(handler, inputs, outputs, api_name=False)

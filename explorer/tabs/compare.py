@@ -8,10 +8,12 @@ import plotly.graph_objects as go
 
 from sdpose_core.evaluate.agreement import Agreement, agreement, find_annotated_area
 from sdpose_core.interpret import collapse_report
-from sdpose_core.viz import PoseDrawing, confidence_bar_figure, skeleton_figure
+from sdpose_core.viz import PoseDrawing, confidence_bar_figure, skeleton_figure, titled
 
 from ..inputs import EXAMPLE_DIR, parse_box, read_image
 from ..models import AUTO, ModelSet
+from ..selector import SnapshotSelector, follow, selection_inputs
+from ..snapshots import use_snapshot
 from ..ui import guarded
 
 OUTPUTS = ("plot", "plot", "md")
@@ -63,14 +65,17 @@ def collapse_markdown(label: str, model) -> list[str]:
 
 @guarded(*OUTPUTS)
 def compare(models: ModelSet, image_path, box_text: str | None, student_role: str = "student",
-            teacher_role: str = AUTO, area_text: str | None = None) -> tuple[go.Figure, go.Figure, str]:
+            teacher_role: str = AUTO, area_text: str | None = None, run: str | None = None,
+            snapshot: str | None = None) -> tuple[go.Figure, go.Figure, str]:
     """Overlay figure (one panel per model), confidence bars, and a Markdown summary.
 
     ``teacher_role`` is any loaded model (the bundled teacher, BlazePose, an ONNX file ...), or
     ``auto``: ``ModelSet.teacher_for`` (BlazePose on photos when installed);
-    ``area_text`` the person's annotated area (blank: a bundled example's label, else an estimate)."""
+    ``area_text`` the person's annotated area (blank: a bundled example's label, else an estimate);
+    ``run`` + ``snapshot``: a saved snapshot that replaces the student (``use_snapshot``)."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
+    student_role, caption = use_snapshot(models, student_role, run, snapshot)
     teacher_role = models.teacher_for(image) if teacher_role == AUTO else teacher_role
     area = parse_area(area_text)
     area = area if area is not None else _known_area(image_path, box)
@@ -87,10 +92,13 @@ def compare(models: ModelSet, image_path, box_text: str | None, student_role: st
         m, res = models.get(r), results[r]
         lines.append(f"| {m.label} | {res.latency_ms:.1f} | {res.scores.mean():.3f} | "
                      f"{m.source if m.trained else 'untrained: random init'} |")
-    return skeleton_figure(image, poses), confidence_bar_figure(poses), "\n".join(lines)
+    if caption:
+        lines = [f"**{caption}** (the snapshot selector above replaces the student)", "", *lines]
+    return titled(skeleton_figure(image, poses), caption), titled(confidence_bar_figure(poses), caption), \
+        "\n".join(lines)
 
 
-def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: SnapshotSelector | None = None) -> None:
     """The tab's widgets and events (call inside a gr.Tab)."""
     students = models.roles(students_only=True)
     teachers = [*models.teacher_choices(), *(r for r in models.roles() if r != "teacher")]
@@ -105,7 +113,8 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
     summary = gr.Markdown()
     overlay = gr.Plot(label="skeletons (original image pixels; marker fill = confidence)")
     bars = gr.Plot(label="per-keypoint confidence")
-    def handler(image, box, student, teacher_role, area_text=None):
-        return compare(models, image, box, student, teacher_role, area_text)
+    def handler(image, box, student, teacher_role, area_text=None, run=None, snapshot=None):
+        return compare(models, image, box, student, teacher_role, area_text, run, snapshot)
 
-    run.click(handler, [image, box, role, teacher, area], [overlay, bars, summary], api_name="compare")
+    inputs, outputs = [image, box, role, teacher, area, *selection_inputs(selector)], [overlay, bars, summary]
+    follow(selector, run.click(handler, inputs, outputs, api_name="compare"), handler, inputs, outputs)

@@ -7,11 +7,13 @@ import plotly.graph_objects as go
 from sdpose_core.data.coco_meta import KEYPOINT_NAMES
 from sdpose_core.interpret import distilpose_heatmap_view, left_right_difference
 from sdpose_core.interpret.collapse import LIMITS
-from sdpose_core.viz import heatmap_comparison_figure, loss_table_markdown
+from sdpose_core.viz import heatmap_comparison_figure, loss_table_markdown, titled
 from sdpose_core.viz.heatmaps import heatmap_grid_figure, sigma_overlay_figure
 
 from ..inputs import parse_box, read_image
-from ..models import ModelSet
+from ..models import ModelSet, image_key
+from ..selector import SnapshotSelector, follow, selection_inputs
+from ..snapshots import use_snapshot
 from ..ui import guarded
 from .attention import _keypoint_index
 from .compare import collapse_markdown
@@ -20,15 +22,22 @@ OUTPUTS = ("plot", "plot", "md", "plot")
 
 
 @guarded(*OUTPUTS)
-def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int | str = 0
-             ) -> tuple[go.Figure, go.Figure, str, go.Figure]:
+def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int | str = 0, run: str | None = None,
+             snapshot: str | None = None) -> tuple[go.Figure, go.Figure, str, go.Figure]:
     """Three heatmap panels for one keypoint, σ ellipses of every keypoint on the crop, loss table,
-    and the teacher heatmaps of all keypoints as small multiples."""
+    and the teacher heatmaps of all keypoints as small multiples. ``run`` + ``snapshot``: a saved
+    snapshot of a DistilPose (regression) run that replaces the student (``use_snapshot``)."""
     image = read_image(image_path)
     box = parse_box(box_text, image.shape[:2])
+    s_role, caption = use_snapshot(models, "distilpose", run, snapshot)
     t_role = models.teacher_for(image)  # BlazePose on photos when installed
-    teacher, student = models.get(t_role), models.get("distilpose")
-    t_res, s_res = models.result(t_role, image, box), models.result("distilpose", image, box)
+    teacher, student = models.get(t_role), models.get(s_role)
+    head = getattr(student.model.config, "head", None)
+    if head != "regression":
+        raise ValueError(f"{caption or student.label}: this tab shows a DistilPose student's simulated heatmaps "
+                         f"(x, y, σ of a regression head); this model has a {head} head. "
+                         "Pick a DistilPose run in the snapshot selector, or the final models.")
+    t_res, s_res = models.result(t_role, image, box), models.result(s_role, image, box)
     own_grid = student.model.config.out_heatmap_size  # the grid the student's σ is measured in
     view = distilpose_heatmap_view(s_res.outputs[0], t_res.outputs[0], student_heatmap_size=own_grid)
     k = _keypoint_index(keypoint)
@@ -45,9 +54,12 @@ def heatmaps(models: ModelSet, image_path, box_text: str | None, keypoint: int |
     md = ("DistilPose loss terms for this image, without ground truth (so no `reg_loss`); "
           "official weights, all keypoints weighted 1.\n\n" + loss_table_markdown(view.losses, extra)
           + "\n\n" + "\n".join(_notes(view, teacher, student, t_res.outputs[0]))
-          + "\n\n" + "\n".join(models.result_notes([t_role, "distilpose"], image)))
-    grid = heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES))
-    return panels, overview, md, grid
+          + "\n\n" + "\n".join(models.result_notes([t_role, s_role], image)))
+    if caption:
+        md = f"**{caption}** (the snapshot selector above replaces the student)\n\n" + md
+    grid = models.memo(("heatmap-grid", t_role, image_key(image), None if box is None else tuple(box)),
+                       lambda: heatmap_grid_figure(view.teacher, list(KEYPOINT_NAMES)))  # the teacher's alone
+    return titled(panels, caption), titled(overview, caption), md, grid
 
 
 def _own_sigma(view, k: int, own_grid) -> str:
@@ -74,7 +86,7 @@ def _notes(view, teacher, student, teacher_out) -> list[str]:
     return lines + collapse_markdown(student.label, student.model)
 
 
-def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
+def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: SnapshotSelector | None = None) -> None:
     """The tab's widgets and events (call inside a gr.Tab)."""
     with gr.Row():
         keypoint = gr.Dropdown(list(KEYPOINT_NAMES), value="left_wrist", label="keypoint")
@@ -85,9 +97,9 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox) -> None:
         losses = gr.Markdown()
     with gr.Accordion("teacher heatmaps of every keypoint", open=False):
         grid = gr.Plot(label="teacher heatmaps (one colour scale)")
-    def handler(image, box, keypoint):
-        return heatmaps(models, image, box, keypoint)
+    def handler(image, box, keypoint, run=None, snapshot=None):
+        return heatmaps(models, image, box, keypoint, run, snapshot)
 
-    outputs = [panels, overview, losses, grid]
-    run.click(handler, [image, box, keypoint], outputs, api_name="heatmaps")
-    keypoint.input(handler, [image, box, keypoint], outputs, api_name=False)
+    inputs, outputs = [image, box, keypoint, *selection_inputs(selector)], [panels, overview, losses, grid]
+    follow(selector, run.click(handler, inputs, outputs, api_name="heatmaps"), handler, inputs, outputs)
+    keypoint.input(handler, inputs, outputs, api_name=False)

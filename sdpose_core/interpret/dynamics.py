@@ -106,18 +106,21 @@ class Snapshot:
     recipe: str | None
 
 
+def load_snapshot(path: str | Path) -> Snapshot:
+    """One ``history/epoch_*.pt`` file as an eval-mode model with its label and 1-based epoch."""
+    path = Path(path)
+    obj = read_checkpoint(path)
+    epoch = int(obj.get("epoch", int(path.stem.split("_")[-1]))) + 1
+    model = model_from_checkpoint(obj, str(path)).float().eval()
+    return Snapshot(str(obj.get("label") or f"epoch {epoch}"), epoch, path, model, obj.get("recipe"))
+
+
 def load_history(root: str | Path) -> list[Snapshot]:
     """Every ``history/epoch_*.pt`` of a run folder, in epoch order, as eval-mode models."""
     paths = sorted(Path(root).glob("history/epoch_*.pt"))
     if not paths:
         raise ValueError(f"{root} is not a training run with snapshots (no history/epoch_*.pt inside)")
-    out = []
-    for path in paths:
-        obj = read_checkpoint(path)
-        epoch = int(obj.get("epoch", int(path.stem.split("_")[-1]))) + 1
-        model = model_from_checkpoint(obj, str(path)).float().eval()
-        out.append(Snapshot(str(obj.get("label") or f"epoch {epoch}"), epoch, path, model, obj.get("recipe")))
-    return out
+    return [load_snapshot(path) for path in paths]
 
 
 def ap_curve(root: str | Path) -> tuple[np.ndarray, np.ndarray]:

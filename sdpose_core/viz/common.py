@@ -41,3 +41,20 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_yaxes(visible=False)
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10))
     return fig
+
+
+def titled(fig: go.Figure, text: str) -> go.Figure:
+    """``fig`` with ``text`` as the first line of its title (e.g. which snapshot drew it), above any
+    title it had. The figure grows by the room the line takes (plots keep their size), and the line
+    sits 30 px below the top edge, clear of a widget label drawn over the corner. Returns ``fig``."""
+    if not text:
+        return fig
+    old = fig.layout.title.text
+    extra = 52 + (20 if old else 0)
+    top = fig.layout.margin.t
+    fig.update_layout(title=dict(text=f"<b>{text}</b>" + (f"<br>{old}" if old else ""), x=0.5, xanchor="center",
+                                 yref="container", y=1, yanchor="top", pad=dict(t=30), font=dict(size=13)),
+                      margin=dict(t=(70 if top is None else top) + extra))
+    if fig.layout.height is not None:
+        fig.update_layout(height=fig.layout.height + extra)
+    return fig

@@ -1,0 +1,154 @@
+"""The snapshot selector: a (run, snapshot) pick replaces the student of Compare, Token attention,
+Heatmaps and Attribution, every figure names it, snapshot models come from an LRU cache, and bad
+picks give a message instead of a traceback."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gradio")
+pytest.importorskip("plotly")
+
+from explorer.inputs import examples  # noqa: E402
+from explorer.models import CHECKPOINT_DIR, ModelSet  # noqa: E402
+from explorer.selector import pick_run  # noqa: E402
+from explorer.snapshots import FINAL, SnapshotModels, thin, use_snapshot  # noqa: E402
+from explorer.tabs import attention, attribution, compare, heatmaps  # noqa: E402
+
+DISTILPOSE = CHECKPOINT_DIR / "distilpose"  # bundled history: epoch 1 (collapsed) ... epoch 8
+SDPOSE = CHECKPOINT_DIR / "sdpose"
+BEFORE, AFTER = "epoch 1", "epoch 8"
+
+
+@pytest.fixture(scope="module")
+def models() -> ModelSet:
+    if not (DISTILPOSE / "history").is_dir():
+        pytest.skip("the bundled snapshot histories are missing")
+    out = ModelSet.load(warmup=False)
+    out.runs = [DISTILPOSE, SDPOSE]
+    return out
+
+
+@pytest.fixture(scope="module")
+def example() -> tuple[str, str]:
+    return tuple(examples()[0])
+
+
+def _titles(figures) -> list[str]:
+    return [fig.layout.title.text or "" for fig in figures]
+
+
+def _markers(fig) -> np.ndarray:
+    return np.concatenate([np.c_[t.x, t.y] for t in fig.data if t.type == "scatter" and t.name.endswith("keypoints")])
+
+
+def test_compare_follows_the_snapshot(models, example):
+    run = str(DISTILPOSE)
+    before = compare.compare(models, *example, "distilpose", "teacher", None, run, BEFORE)
+    after = compare.compare(models, *example, "distilpose", "teacher", None, run, AFTER)
+    final = compare.compare(models, *example, "distilpose", "teacher", None, FINAL, None)
+    for (overlay, bars, summary), label in ((before, BEFORE), (after, AFTER)):
+        assert all(f"distilpose run, {label}" in t for t in _titles([overlay, bars]))
+        assert f"distilpose · {label}" in summary  # the student's label names the snapshot
+    assert _titles(final[:2]) == ["", ""] and "snapshot" not in final[2]
+    assert not np.allclose(_markers(before[0]), _markers(after[0]))  # the student moved
+    t_before, t_after = (np.asarray(o[0].data[2].x) for o in (before, after))  # teacher's panel: unchanged
+    assert np.allclose(t_before, t_after)
+    # epoch 1 is the collapsed snapshot (docs/explorer.md), epoch 8 is past the jump
+    assert "barely depends on the input" in before[2] and "barely depends on the input" not in after[2]
+
+
+def test_attention_heatmaps_attribution_follow_the_snapshot(models, example):
+    run = str(DISTILPOSE)
+    outs = {}
+    for label in (BEFORE, AFTER):
+        att = attention.attention(models, *example, "student", 1, -1, "mean", "left_wrist", run, label)
+        hm = heatmaps.heatmaps(models, *example, "left_wrist", run, label)
+        attr = attribution.attribution(models, *example, "student", "left_wrist", "saliency", run, label)
+        for figs, text in ((att[:3], att[3]), (hm[:2], hm[2]), (attr[:1], attr[1])):
+            assert all(f"distilpose run, {label}" in t for t in _titles(figs)), text
+            assert label in text
+        outs[label] = (att, hm, attr)
+    (a0, h0, r0), (a1, h1, r1) = outs[BEFORE], outs[AFTER]
+    assert not np.allclose(a0[0].data[1].z, a1[0].data[1].z)  # the attention map of the snapshot
+    simulated = [next(t.z for t in h[0].data if t.name == "panel 2") for h in (h0, h1)]
+    assert not np.allclose(*simulated)  # the snapshot's simulated heatmap
+    assert h0[3] is h1[3]  # the teacher's heatmap grid is drawn once (memo), not per snapshot
+    assert np.allclose(r0[0].data[1].z, r1[0].data[1].z)  # the teacher's attribution is the same
+    assert not np.allclose(r0[0].data[4].z, r1[0].data[4].z)  # the snapshot's is not
+
+
+def test_snapshot_models_come_from_the_cache(models):
+    run = str(DISTILPOSE)
+    first = models.snapshots.get(run, "epoch 3")
+    loads = models.snapshots.loads
+    again = models.snapshots.get(run, "epoch 3")
+    assert again is first and models.snapshots.loads == loads
+    assert models.get(models.snapshots.key(run, "epoch 3")) is first
+    assert first.label == "distilpose · epoch 3: synth-regression" and "val AP ×100 30.8" in first.note
+
+
+def test_the_lru_drops_the_oldest_and_reloads_it(models):
+    small = SnapshotModels(lambda: [DISTILPOSE], size=2)
+    entries = small.entries(DISTILPOSE)  # loads all five, keeps the last two
+    assert [e.label for e in entries] == ["epoch 1", "epoch 2", "epoch 3", "epoch 7", "epoch 8"]
+    loads = small.loads
+    small.get(DISTILPOSE, "epoch 8")
+    assert small.loads == loads  # kept
+    small.get(DISTILPOSE, "epoch 1")
+    assert small.loads == loads + 1  # dropped, read again
+    assert [e.ap is not None for e in entries] == [True] * 5
+
+
+def test_bad_snapshot_or_run_gives_a_message(models, example):
+    overlay, _, summary = compare.compare(models, *example, "student", "teacher", None, str(DISTILPOSE), "epoch 99")
+    assert "has no snapshot 'epoch 99'" in summary and "epoch 1, epoch 2, epoch 3, epoch 7, epoch 8" in summary
+    assert "epoch 99" in overlay.layout.annotations[0].text
+    *_, notes = attention.attention(models, *example, "student", 1, -1, "mean", 0, "/no/such/run", "epoch 1")
+    assert "no training run '/no/such/run'" in notes and str(DISTILPOSE) in notes
+    *_, note = attribution.attribution(models, *example, "student", 0, "saliency", str(DISTILPOSE), None)
+    assert "pick a snapshot of distilpose" in note
+    # the Heatmaps tab needs a DistilPose (regression) student: an SDPose snapshot says so
+    _, _, md, _ = heatmaps.heatmaps(models, *example, "left_wrist", "sdpose", "epoch 3")
+    assert "sdpose run, epoch 3" in md and "heatmap head" in md
+
+
+def test_use_snapshot_keeps_the_teacher_and_the_final_models(models):
+    assert use_snapshot(models, "student", FINAL, "epoch 3") == ("student", "")
+    assert use_snapshot(models, "teacher", str(DISTILPOSE), "epoch 3") == ("teacher", "")
+    role, caption = use_snapshot(models, "student", "distilpose", "epoch 3")  # a run by its folder name
+    assert role.startswith("snapshot:") and caption == "snapshot: distilpose run, epoch 3 · val AP 0.308"
+
+
+def test_picking_a_run_offers_its_snapshots_and_picks_the_last(models):
+    update, picked = pick_run(models, str(DISTILPOSE))
+    assert [v for _, v in update["choices"]] == ["epoch 1", "epoch 2", "epoch 3", "epoch 7", "epoch 8"]
+    assert update["value"] == "epoch 8" and picked == (str(DISTILPOSE), "epoch 8")
+    assert update["choices"][2][0] == "epoch 3 · AP 0.308"
+    update, picked = pick_run(models, FINAL)
+    assert update["visible"] is False and picked == (FINAL, None)
+    update, picked = pick_run(models, "/no/such/run")  # a warning, and back to the final models
+    assert picked == (FINAL, None)
+    assert len(thin(list(range(30)), 12)) == 12
+
+
+def test_endpoints_take_the_snapshot(models, example):
+    """Served: /compare and /attribution take (run, snapshot) as their last inputs (left out: the
+    final models); the selector's radio accepts the snapshot labels of every offered run."""
+    gradio_client = pytest.importorskip("gradio_client")
+    from explorer.serve import start_background
+
+    demo, url = start_background(models)
+    try:
+        client = gradio_client.Client(url, verbose=False)
+        image = gradio_client.handle_file(example[0])
+        _, _, summary = client.predict(image, example[1], "distilpose", "teacher", "", str(DISTILPOSE), BEFORE,
+                                       api_name="/compare")
+        assert f"distilpose · {BEFORE}" in summary
+        _, note = client.predict(image, example[1], "student", "nose", "saliency", "sdpose", "epoch 3",
+                                 api_name="/attribution")
+        assert "sdpose run, epoch 3" in note
+        _, note = client.predict(image, example[1], "student", "nose", "saliency", api_name="/attribution")
+        assert "snapshot" not in note
+    finally:
+        demo.close()
