@@ -29,8 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "`sdpose distill-folder` (default synth-student)")
     p.add_argument("--distilpose", type=Path, help="DistilPose regression student (default synth-regression)")
     p.add_argument("--simcc", type=Path, help="SimCC / DWPose student (optional)")
-    p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the stages tab (default: the bundled snapshot histories)")
+    p.add_argument("--runs", type=Path, nargs="*", default=[], help="training run folders for the Distillation "
+                   "stages tab and the snapshot selector (default: the bundled snapshot histories)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per request (default 1: requests run "
+                   "side by side, and on a shared 2-core CPU one thread runs these small models far faster; "
+                   "docs/explorer.md)")
 
 
 def load_models(args: argparse.Namespace):
@@ -49,6 +53,8 @@ def load_models(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     """Load the models, build the app and serve until interrupted."""
+    import torch
+
     from explorer.app import MAX_UPLOAD, build_app
     from sdpose_core.errors import CheckpointError
 
@@ -57,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and str(value) != "blazepose" and not Path(value).exists():
             print(f"explorer: {name.replace('_', '-')} {value} does not exist", file=sys.stderr)
             return 2
+    torch.set_num_threads(max(1, args.threads))  # before loading: the warm-up forwards use it too
     try:
         models = load_models(args)
     except CheckpointError as err:

@@ -6,7 +6,7 @@ import gradio as gr
 from .components import photo_input
 from .inputs import examples, read_image
 from .models import ModelSet
-from .selector import build_selector
+from .selector import build_selector, wire
 from .tabs import attention, attribution, compare, heatmaps, live, stages
 from .ui import warn
 
@@ -20,8 +20,6 @@ INTRO = ("Knowledge distillation for pose estimation, inspected on one photo. Up
 # at MAX_UPLOAD (gradio refuses bigger files before any handler runs). With the per-model result
 # cache (ModelSet, 24 images) this bounds the memory the app can hold.
 CONCURRENCY = 2
-# run in the browser when a tab is shown: plotly figures drawn into a hidden tab lay out again
-RELAYOUT = "() => { setTimeout(() => window.dispatchEvent(new Event('resize')), 50); }"
 QUEUE_SIZE = 64
 MAX_UPLOAD = "40mb"
 # the tabs in order: title, module (its build(models, image, box) lays it out; the tab id is its name),
@@ -66,12 +64,13 @@ def build_app(models: ModelSet) -> gr.Blocks:
                     gr.Examples(rows, [image, box], label="examples (SynthPose validation crops)",
                                 examples_per_page=len(rows))
             with gr.Column(scale=3):
-                selector = build_selector(models) if models.runs else None
+                ids = [tab.__name__.rpartition(".")[2] for _, tab, _ in TABS]
+                selector = build_selector(models, ids[0]) if models.runs else None
+                panels = {}
                 with gr.Tabs():
-                    for title, tab, follows in TABS:
-                        with gr.Tab(title, id=tab.__name__.rpartition(".")[2]) as panel:
+                    for (title, tab, follows), tab_id in zip(TABS, ids):
+                        with gr.Tab(title, id=tab_id) as panels[tab_id]:
                             tab.build(models, image, box, *([selector] if follows else []))
-                        if follows and selector is not None:  # redrawn while hidden by a snapshot pick:
-                            panel.select(None, js=RELAYOUT, api_name=False)  # plotly re-measures on show
+                wire(selector, panels)  # a pick redraws the tab in view; a tab shown later, when stale
         image.upload(_check_upload, [image], None, api_name=False)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)

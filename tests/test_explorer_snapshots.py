@@ -11,9 +11,10 @@ pytest.importorskip("plotly")
 
 from explorer.inputs import examples  # noqa: E402
 from explorer.models import CHECKPOINT_DIR, ModelSet  # noqa: E402
-from explorer.selector import pick_run  # noqa: E402
+from explorer.selector import Follower, last_label, pick_run, redraw  # noqa: E402
 from explorer.snapshots import FINAL, SnapshotModels, thin, use_snapshot  # noqa: E402
 from explorer.tabs import attention, attribution, compare, heatmaps  # noqa: E402
+from sdpose_core.viz.common import image_pixels, image_trace  # noqa: E402
 
 DISTILPOSE = CHECKPOINT_DIR / "distilpose"  # bundled history: epoch 1 (collapsed) ... epoch 8
 SDPOSE = CHECKPOINT_DIR / "sdpose"
@@ -121,15 +122,38 @@ def test_use_snapshot_keeps_the_teacher_and_the_final_models(models):
 
 
 def test_picking_a_run_offers_its_snapshots_and_picks_the_last(models):
-    update, picked = pick_run(models, str(DISTILPOSE))
+    update = pick_run(models, str(DISTILPOSE))
     assert [v for _, v in update["choices"]] == ["epoch 1", "epoch 2", "epoch 3", "epoch 7", "epoch 8"]
-    assert update["value"] == "epoch 8" and picked == (str(DISTILPOSE), "epoch 8")
-    assert update["choices"][2][0] == "epoch 3 · AP 0.308"
-    update, picked = pick_run(models, FINAL)
-    assert update["visible"] is False and picked == (FINAL, None)
-    update, picked = pick_run(models, "/no/such/run")  # a warning, and back to the final models
-    assert picked == (FINAL, None)
+    assert update["choices"][2][0] == "epoch 3 · AP 0.308" and update["value"] is None
+    assert last_label(models, str(DISTILPOSE)) == "epoch 8"  # picked next: a new run always redraws
+    update = pick_run(models, FINAL)
+    assert update["visible"] is False and update["value"] is None
+    update = pick_run(models, "/no/such/run")  # a warning, and the radio hidden: the final models
+    assert update["visible"] is False
     assert len(thin(list(range(30)), 12)) == 12
+
+
+def test_a_following_tab_redraws_only_when_it_shows_another_pick(models, example):
+    """``redraw``: what a pick (tab in view) or showing a tab does: nothing before the tab was
+    drawn, nothing when it already shows the pick or a run has no snapshot picked yet."""
+    calls = []
+    follower = Follower("compare", lambda *v: calls.append(v) or ("fig", "md"), [], ["a", "b"], None)
+    run = str(DISTILPOSE)
+    skip = lambda out: all(isinstance(o, dict) and o.get("__type__") == "update" and len(o) == 1  # noqa: E731
+                           for o in out)
+    assert skip(redraw(follower, [*example, run, "epoch 3"], None))  # never drawn
+    assert skip(redraw(follower, [*example, run, "epoch 3"], (run, "epoch 3")))  # shows it already
+    assert skip(redraw(follower, [*example, run, None], (FINAL, None)))  # run chosen, snapshot next
+    assert redraw(follower, [*example, run, "epoch 3"], (run, "epoch 2")) == ("fig", "md", (run, "epoch 3"))
+    assert redraw(follower, [*example, FINAL, None], (run, "epoch 2")) == ("fig", "md", (FINAL, None))
+    assert len(calls) == 2
+
+
+def test_image_traces_carry_a_png():
+    image = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    trace = image_trace(image)
+    assert trace.z is None and trace.source.startswith("data:image/png;base64,")
+    assert np.array_equal(image_pixels(trace), image) and np.array_equal(image_pixels(trace.to_plotly_json()), image)
 
 
 def test_endpoints_take_the_snapshot(models, example):

@@ -124,7 +124,8 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: Snapshot
     def handler(image, box, model, cycle, layer, head, keypoint, run=None, snapshot=None):
         return attention(models, image, box, model, cycle, layer, head, keypoint, run, snapshot)
 
-    follow(selector, run.click(handler, inputs, outputs, api_name="attention"), handler, inputs, outputs)
+    click = run.click(handler, inputs, outputs, api_name="attention")
+    follow(selector, "attention", click, handler, inputs, outputs)
     for widget in (cycle, layer, head, keypoint):  # redraw from the cache, no new forward pass
         event = widget.release if isinstance(widget, gr.Slider) else widget.input
         event(handler, inputs, outputs, api_name=False)

@@ -73,4 +73,5 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: Snapshot
         return attribution(models, image, box, student, keypoint, method, run, snapshot)
 
     inputs, outputs = [image, box, role, keypoint, method, *selection_inputs(selector)], [fig, note]
-    follow(selector, run.click(handler, inputs, outputs, api_name="attribution"), handler, inputs, outputs)
+    click = run.click(handler, inputs, outputs, api_name="attribution")
+    follow(selector, "attribution", click, handler, inputs, outputs)

@@ -117,4 +117,5 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: Snapshot
         return compare(models, image, box, student, teacher_role, area_text, run, snapshot)
 
     inputs, outputs = [image, box, role, teacher, area, *selection_inputs(selector)], [overlay, bars, summary]
-    follow(selector, run.click(handler, inputs, outputs, api_name="compare"), handler, inputs, outputs)
+    click = run.click(handler, inputs, outputs, api_name="compare")
+    follow(selector, "compare", click, handler, inputs, outputs)

@@ -101,5 +101,6 @@ def build(models: ModelSet, image: gr.Image, box: gr.Textbox, selector: Snapshot
         return heatmaps(models, image, box, keypoint, run, snapshot)
 
     inputs, outputs = [image, box, keypoint, *selection_inputs(selector)], [panels, overview, losses, grid]
-    follow(selector, run.click(handler, inputs, outputs, api_name="heatmaps"), handler, inputs, outputs)
+    click = run.click(handler, inputs, outputs, api_name="heatmaps")
+    follow(selector, "heatmaps", click, handler, inputs, outputs)
     keypoint.input(handler, inputs, outputs, api_name=False)

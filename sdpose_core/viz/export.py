@@ -18,6 +18,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import get_colorscale, qualitative, unlabel_rgb
 
+from .common import image_pixels
+
 DEFAULT_WIDTH, DEFAULT_HEIGHT = 900, 450  # px, when the figure leaves them to the browser
 _MARGIN = {"l": 80, "r": 80, "t": 100, "b": 80}  # plotly's defaults
 _DASH = {"dash": "--", "dot": ":", "dashdot": "-.", "longdash": "--", "solid": "-"}
@@ -145,7 +147,7 @@ class _Axes:
 # ----------------------------------------------------------------------------- traces
 
 def _draw_image(ax, tr: dict, axes: _Axes) -> None:
-    z = np.asarray(tr["z"], dtype=np.uint8)  # (H, W, 3 | 4)
+    z = image_pixels(tr)  # (H, W, 3 | 4), from z or a PNG source
     x0, dx, y0, dy = tr.get("x0", 0), tr.get("dx", 1), tr.get("y0", 0), tr.get("dy", 1)
     h, w = z.shape[:2]
     ax.imshow(z, extent=(x0 - dx / 2, x0 + (w - 0.5) * dx, y0 + (h - 0.5) * dy, y0 - dy / 2),
