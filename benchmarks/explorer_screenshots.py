@@ -122,6 +122,7 @@ def error_toasts(page) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
     from playwright.sync_api import sync_playwright
 
     from explorer.models import ModelSet
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--student", help="the Compare tab's student role (default: the first)")
     p.add_argument("--snapshots", nargs="+", metavar="RUN LABEL", help="a run and snapshot labels to pick")
     args = p.parse_args(argv)
+    torch.set_num_threads(1)  # as python -m explorer (--threads 1)
     models = ModelSet.load(args.checkpoint_dir, teacher=args.teacher, distilpose=args.distilpose)
     models.runs = list(args.runs) or models.runs  # default: the bundled snapshot histories
     demo, url = start_background(models)

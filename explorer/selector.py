@@ -127,7 +127,8 @@ def wire(selector: SnapshotSelector | None, panels: dict[str, gr.Tab]) -> None:
     """The events of the pick: a new snapshot redraws the following tab in view (one event, its
     outputs only); showing a tab records it as in view and redraws it when it shows another
     snapshot than the picked one. So every following tab shows the pick whenever it is looked at,
-    and a scrub draws one tab, not all of them."""
+    and a scrub draws one tab, not all of them. These redraws skip gradio's queue (a round trip
+    less; the browser keeps only the last of fast scrubs: ``always_last``)."""
     if selector is None:
         return
     followers = {f.tab: f for f in selector.followers}
@@ -142,7 +143,7 @@ def wire(selector: SnapshotSelector | None, panels: dict[str, gr.Tab]) -> None:
         return dict(zip([*follower.outputs, follower.shown], new))
 
     selector.snapshot.change(on_pick, set(inputs) | {selector.active}, outputs, api_name=False,
-                             trigger_mode="always_last", show_progress="hidden")
+                             trigger_mode="always_last", show_progress="hidden", queue=False)
     for tab, panel in panels.items():
         follower = followers.get(tab)
         if follower is None:
@@ -154,7 +155,7 @@ def wire(selector: SnapshotSelector | None, panels: dict[str, gr.Tab]) -> None:
             return (f.tab, *redraw(f, values, shown))
 
         panel.select(on_show, [*follower.inputs, follower.shown], [selector.active, *follower.outputs, follower.shown],
-                     api_name=False, trigger_mode="always_last", show_progress="hidden")
+                     api_name=False, trigger_mode="always_last", show_progress="hidden", queue=False)
 
 
 def selection_inputs(selector: SnapshotSelector | None) -> list:
