@@ -6,6 +6,7 @@ import gradio as gr
 from .components import photo_input
 from .inputs import examples, read_image
 from .models import ModelSet
+from .saving import plots_in, save_row
 from .selector import build_selector, wire
 from .tabs import attention, attribution, compare, heatmaps, live, stages
 from .ui import warn
@@ -71,6 +72,7 @@ def build_app(models: ModelSet) -> gr.Blocks:
                     for (title, tab, follows), tab_id in zip(TABS, ids):
                         with gr.Tab(title, id=tab_id) as panels[tab_id]:
                             tab.build(models, image, box, *([selector] if follows else []))
+                            save_row(plots_in(panels[tab_id]), tab_id)  # PNG / HTML of its figures
                 wire(selector, panels)  # a pick redraws the tab in view; a tab shown later, when stale
         image.upload(_check_upload, [image], None, api_name=False)
     return demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
