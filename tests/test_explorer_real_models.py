@@ -158,7 +158,7 @@ def test_distill_folder_student_is_one_flag_away(folder, folder_run, real_dir):
     assert student.source == str(folder_run / "model.pt") and models.runs[0] == folder_run
     record = [json.loads(line) for line in (folder_run / "metrics.jsonl").read_text().splitlines()][-1]
     text = student.provenance.text()
-    assert text.startswith(f"trained on the photos in {real_dir / 'ochuman'}, labelled by the teacher "
+    assert text.startswith(f"trained on the photos in {(real_dir / 'ochuman').resolve()}, labelled by the teacher "
                            "blob-teacher (sdpose distill-folder)")
     assert f"AP ×100 {100 * record['AP']:.1f}, PCK@0.2 {record['PCK@0.2']:.3f} on {real_dir / 'coco'}" in text
     md = _summary(models, str(real_dir / PHOTO), BOX)
