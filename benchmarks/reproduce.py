@@ -229,8 +229,13 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
     todo = [(seed, job) for job in wanted for seed in args.seeds if job.name not in results.get(seed, {})]
     start = time.perf_counter()
 
+    commands = list(saved.get("commands") or ([saved["command"]] if "command" in saved else []))
+    if command not in commands:  # every invocation that filled this --out, oldest first
+        commands.append(command)
+
     def save_partial() -> None:
-        partial = {**saved, "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
+        partial = {**saved, "commands": commands,
+                   "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
         (args.out / "results.json").write_text(json.dumps(partial, indent=1))
 
     run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial)
@@ -239,9 +244,6 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
         per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
     seeds = sorted(set(args.seeds) | set(results))
     add_two_cycle_rows(results, seeds, data)
-    commands = list(saved.get("commands") or ([saved["command"]] if "command" in saved else []))
-    if command not in commands:  # every invocation that filled this --out, oldest first
-        commands.append(command)
     payload = {"command": command, "commands": commands, "budget": asdict(budget), "from_scratch": args.from_scratch or bool(foundation),
                "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
                "students_wall_per_seed_s": per_seed, "seeds": seeds, "workers": args.workers,
