@@ -3,11 +3,10 @@ plots with no error toast, and a bad upload produces a readable warning while th
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, explorer_page
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI"):  # .ci/run installs it: a missing browser is a CI failure
     pytest.fail("CI: /usr/bin/chromium is missing (.ci/run should have installed it)", pytrace=False)
 if not CHROMIUM.exists():
@@ -17,14 +16,11 @@ pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (uses the system chromium)")
 
 from explorer.models import ModelSet  # noqa: E402
-from explorer.serve import start_background  # noqa: E402
 from sdpose_core.io.checkpoint import save_model  # noqa: E402
 from sdpose_core.models.zoo import build_model  # noqa: E402
 from sdpose_core.train.run_dir import RunDir  # noqa: E402
 from conftest import write_random_checkpoints  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 TABS = [("Compare", "Compare", 2), ("Token attention", "Show attention", 3),
         ("Heatmaps", "Show heatmaps", 2), ("Distillation stages", "Show stages", 2),
         ("Attribution", "Explain", 1), ("Live distill", "Distil", 2)]
@@ -38,15 +34,8 @@ def page(tmp_path_factory):
     run.log({"epoch": 0, "total": 0.5})
     models = ModelSet.load(folder, warmup=False)
     models.runs = [run.root]
-    demo, url = start_background(models)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(url, wait_until="domcontentloaded")
-        pg.wait_for_selector("text=examples", timeout=60_000)
+    with explorer_page(models) as pg:
         yield pg
-        browser.close()
-    demo.close()
 
 
 def _toasts(page, kind: str) -> list[str]:

@@ -4,11 +4,10 @@ picked snapshot when it is shown; no error toast on the way."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+from browser_support import CHROMIUM, explorer_page
 
-CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI"):  # .ci/run installs it: a missing browser is a CI failure
     pytest.fail("CI: /usr/bin/chromium is missing (.ci/run should have installed it)", pytrace=False)
 if not CHROMIUM.exists():
@@ -17,10 +16,7 @@ pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (uses the system chromium)")
 
 from explorer.models import CHECKPOINT_DIR, ModelSet  # noqa: E402
-from explorer.serve import start_background  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 RUN = CHECKPOINT_DIR / "distilpose"
 
 
@@ -30,15 +26,8 @@ def page():
         pytest.skip("the bundled snapshot histories are missing")
     models = ModelSet.load(warmup=False)
     models.runs = [RUN]
-    demo, url = start_background(models)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.goto(url, wait_until="domcontentloaded")
-        pg.wait_for_selector("text=examples", timeout=60_000)
+    with explorer_page(models) as pg:
         yield pg
-        browser.close()
-    demo.close()
 
 
 def _draw(page, tab: str, button: str) -> None:
