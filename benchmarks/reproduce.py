@@ -109,19 +109,23 @@ QUICK = Budget(train_num=200, val_num=40, heldout_num=40, default_epochs=1, stud
 
 
 def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Budget,
-              backbone: Path | None, teacher: Path | None, threads: int) -> dict:
-    """Train one job in this process (a pool worker); returns its final metrics and its curve."""
+              backbone: Path | None, teacher: Path | None, threads: int, cache: Path | None = None) -> dict:
+    """Train one job in this process (a pool worker); returns its final metrics and its curve.
+    ``cache``: folder of cached frozen-backbone features and teacher outputs (students only)."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
     train(TrainOptions(
         recipe=job.recipe, data=data["train"], val=data["val"], out=run, model=job.model, teacher=teacher,
         backbone=backbone, finetune_backbone=job.finetune, seed=seed, batch_size=budget.batch_size,
         lr=budget.lr, augment=budget.augment, epochs=budget.epochs_of(job),
-        max_steps_per_epoch=budget.steps_of(job), progress=False))
+        max_steps_per_epoch=budget.steps_of(job), progress=False,
+        feature_cache=None if job in (BACKBONE, *TEACHERS) else cache))
+    wall = time.perf_counter() - start  # epochs + building or reading the caches
     records = RunDir(run).read_metrics()
     row = {"AP": records[-1]["AP"], "PCK": records[-1].get("PCK@0.2", float("nan")),
            "seconds": sum(r.get("seconds", 0.0) for r in records), "checkpoint": str(run / "model.pt"),
-           "curve": [r["AP"] for r in records], "steps_per_epoch": _steps_per_epoch(budget, job)}
+           "curve": [r["AP"] for r in records], "steps_per_epoch": _steps_per_epoch(budget, job),
+           "wall_seconds": wall}
     model = load_model(run / "model.pt")
     for split in ("heldout-easy", "heldout-medium"):
         row[split] = evaluate_model(model, data[split], progress=False)["AP"]
@@ -134,7 +138,8 @@ def _steps_per_epoch(budget: Budget, job: Job) -> int:
 
 
 def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budget: Budget, workers: int,
-             known: dict[str, Path], results: dict, on_done: Callable[[], None] = lambda: None) -> None:
+             known: dict[str, Path], results: dict, on_done: Callable[[], None] = lambda: None,
+             cache: Path | None = None) -> None:
     """Every (seed, job) through a process pool, each started once its teacher is trained.
 
     ``known`` maps job names to finished checkpoints shared by every seed (the backbone, the
@@ -160,7 +165,7 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
                     continue
                 backbone = None if job is BACKBONE else known["backbone"]
                 future = pool.submit(train_job, job, seed, data, out / f"seed{seed}" / job.name, budget,
-                                     backbone, teacher, 1)
+                                     backbone, teacher, 1, cache)
                 running[future] = (seed, job)
                 pending.remove((seed, job))
             if not running:
@@ -238,13 +243,14 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
                    "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
         (args.out / "results.json").write_text(json.dumps(partial, indent=1))
 
-    run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial)
+    run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial,
+             cache=None if args.no_cache else args.out / "cache")
     per_seed = list(saved.get("students_wall_per_seed_s", []))
     if todo and len(wanted) == len(STUDENTS):  # wall time per seed of a run of every student
         per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
     seeds = sorted(set(args.seeds) | set(results))
     add_two_cycle_rows(results, seeds, data)
-    payload = {"command": command, "commands": commands, "budget": asdict(budget), "from_scratch": args.from_scratch or bool(foundation),
+    payload = {"command": command, "commands": commands, "budget": asdict(budget), "feature_cache": not args.no_cache, "from_scratch": args.from_scratch or bool(foundation),
                "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
                "students_wall_per_seed_s": per_seed, "seeds": seeds, "workers": args.workers,
                "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
@@ -270,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-scratch", action="store_true",
                         help="also train the backbone and both teachers instead of reading the bundled ones")
     parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="students run their frozen backbone and teacher every step (default: computed once "
+                             "per crop and flip into OUT/cache, sdpose_core/train/feature_cache.py)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from OUT/results.json of a finished run (no training)")
     parser.add_argument("--bundle", action="store_true",

@@ -74,7 +74,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
                         backbone=args.backbone, seed=args.seed, workers=args.workers, progress=not args.quiet,
                         max_steps_per_epoch=args.max_steps, augment=args.augment,
-                        finetune_backbone=args.finetune_backbone)
+                        finetune_backbone=args.finetune_backbone, feature_cache=args.cache_features)
     history = train(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -247,6 +247,9 @@ def _add_train_command(sub) -> None:
     p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")
     p.add_argument("--augment", choices=("default", "flip", "none"), default="default",
                    help="training augmentation: the mmpose pipeline, flips only, or none")
+    p.add_argument("--cache-features", type=Path, metavar="DIR",
+                   help="compute the frozen backbone (and the teacher) once per crop and flip, keep them in DIR "
+                        "and train on them (needs --backbone without --finetune-backbone and --augment flip/none)")
     p.add_argument("--threads", type=_positive_int,
                    help="torch CPU threads (default: torch's; use 1 when other work shares the cores)")
     p.add_argument("--quiet", action="store_true")

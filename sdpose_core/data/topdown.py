@@ -61,11 +61,20 @@ def crop_sample(
         image tensor (3, H, W), keypoints (17, 2) in crop pixels (0 where unlabelled),
         visible (17,) = labelled and inside the crop, flags (17,) raw v, matrix (2, 3) crop <- image.
     """
-    out_h, out_w = input_size
     base = get_affine_matrix(params.center, params.scale, params.rotation, input_size)
     crop = warp_image(image, base, input_size)  # (H, W, 3)
     if params.flipped:  # the mirror of the crop is exactly the crop of the mirrored window
         crop = crop[:, ::-1]
+    kpts, visible, flags, matrix = crop_keypoints(params, keypoints, input_size)
+    return normalize_image(crop), kpts, visible, flags, matrix
+
+
+def crop_keypoints(
+    params: AugmentParams, keypoints: np.ndarray, input_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The keypoint half of ``crop_sample`` (no image): keypoints (17, 2) in crop pixels,
+    visible (17,), flags (17,) and the matrix (2, 3) crop <- image."""
+    out_h, out_w = input_size
     matrix = crop_matrix(params, input_size)
     kpts = apply_affine(keypoints[:, :2], matrix)  # (17, 2)
     flags = keypoints[:, 2].copy()  # (17,)
@@ -75,7 +84,7 @@ def crop_sample(
     inside = (kpts[:, 0] >= 0) & (kpts[:, 0] < out_w) & (kpts[:, 1] >= 0) & (kpts[:, 1] < out_h)
     kpts[~labelled] = 0.0
     visible = (labelled & inside).astype(np.float32)
-    return normalize_image(crop), kpts.astype(np.float32), visible, flags, matrix
+    return kpts.astype(np.float32), visible, flags, matrix
 
 
 def _meta(inst: Instance, params: AugmentParams, matrix: np.ndarray, image_hw: tuple[int, int],
@@ -220,13 +229,19 @@ class CocoKeypointDataset(Dataset):
         inst = self.instances[index]
         image = self.load_image(inst.image_id)
         params = self.window(index)
-        tensor, kpts, visible, flags, matrix = crop_sample(image, params, inst.keypoints, self.input_size)
+        tensor = crop_sample(image, params, inst.keypoints, self.input_size)[0]
+        return {"image": tensor, **self.labels(index, params, image.shape[:2])}  # image (3, H, W)
+
+    def labels(self, index: int, params: AugmentParams, image_hw: tuple[int, int]) -> dict[str, Any]:
+        """Item ``index`` cropped with ``params`` without its image: keypoints, flags, meta and
+        the ``target_fn`` targets (what a cached-feature dataset serves beside the features)."""
+        inst = self.instances[index]
+        kpts, visible, flags, matrix = crop_keypoints(params, inst.keypoints, self.input_size)
         item: dict[str, Any] = {
-            "image": tensor,  # (3, H, W)
             "keypoints": torch.from_numpy(kpts),  # (17, 2)
             "visible": torch.from_numpy(visible),  # (17,)
             "keypoint_flags": torch.from_numpy(flags.astype(np.int64)),  # (17,)
-            "meta": _meta(inst, params, matrix, image.shape[:2], self.input_size,
+            "meta": _meta(inst, params, matrix, image_hw, self.input_size,
                           index=index, file_name=str(self.image_path(inst.image_id))),
         }
         if self.target_fn is not None:

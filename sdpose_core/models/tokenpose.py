@@ -115,20 +115,25 @@ class TokenPoseModel(nn.Module):
             raise ValueError(f"cycles must be in 1..{self.cycle_num} for this model, got {cycles}")
         return int(cycles)
 
-    def forward(self, images: torch.Tensor, cycles: int | None = None,
-                return_attention: bool = False) -> list[CycleOutput]:
+    def forward(self, images: torch.Tensor | None, cycles: int | None = None,
+                return_attention: bool = False, features: torch.Tensor | None = None) -> list[CycleOutput]:
         """Run the model.
 
         Args:
             images: (B, 3, H, W) normalised crops.
             cycles: how many cycles to run (see ``resolve_cycles``).
             return_attention: keep per-layer attention (B, heads, K+N, K+N) in each record.
+            features: the backbone's output for these crops, computed earlier (a frozen
+                backbone's feature cache, ``train/feature_cache.py``); then ``images`` is unused.
 
         Returns:
             one CycleOutput per cycle run.
         """
         n = self.resolve_cycles(cycles)
-        feats = self.backbone(images)  # (B, C, H/s, W/s), s = cfg.feature_stride
+        if features is None:
+            feats = self.backbone(images)  # (B, C, H/s, W/s), s = cfg.feature_stride
+        else:
+            feats = features
         x = self.encoder.embed(feats)  # (B, K + N, D)
         K = self.encoder.num_keypoints
         outputs = []

@@ -43,9 +43,42 @@ def gt_terms(student: nn.Module, out: CycleOutput, batch: dict) -> dict[str, tor
     return GT_TERMS[student.config.head](out, batch)
 
 
-@torch.no_grad()
-def _teacher_outputs(teacher: nn.Module, images: torch.Tensor) -> CycleOutput:
-    return teacher(images, cycles=1)[0]
+def student_outputs(student: nn.Module, batch: dict, cycles: int | None = 1) -> list[CycleOutput]:
+    """The student's outputs on ``batch``: from its frozen backbone's cached features when the batch
+    carries them (``feature_cache.CachedCropDataset``), else from the images."""
+    if "features" in batch:
+        return student(None, cycles=cycles, features=batch["features"])
+    return student(batch["image"], cycles=cycles)
+
+
+TEACHER_PREFIX = "teacher."  # batch keys of cached teacher outputs: "teacher.heatmaps", ...
+
+
+class TeacherObjective(nn.Module):
+    """An objective that reads a frozen teacher: the ``teacher_fields`` of its one-pass output,
+    computed on the batch's images or, when the batch carries them, read from the feature cache.
+
+    ``teacher_targets`` returns the ``teacher_fields`` the cache stores per crop; subclasses that
+    need more than output fields (ViTKD's shallow layers) override it and name theirs.
+    """
+
+    teacher_fields: tuple[str, ...] = ()
+
+    def __init__(self, teacher: nn.Module) -> None:
+        super().__init__()
+        self.teacher = teacher
+
+    @torch.no_grad()
+    def teacher_targets(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.teacher(images, cycles=1)[0]
+        return dict(zip(self.teacher_fields, out.require(*self.teacher_fields, who="teacher")))
+
+    def teacher_view(self, batch: dict) -> dict[str, torch.Tensor]:
+        cached = {k[len(TEACHER_PREFIX):]: v for k, v in batch.items() if k.startswith(TEACHER_PREFIX)}
+        return cached or self.teacher_targets(batch["image"])
+
+    def teacher_output(self, batch: dict) -> CycleOutput:
+        return CycleOutput(**self.teacher_view(batch))
 
 
 class HeatmapObjective(nn.Module):
@@ -62,7 +95,7 @@ class HeatmapObjective(nn.Module):
         self.loss = SDPoseLoss(token_weight=token_weight)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        outputs = student(batch["image"], cycles=self.cycles)
+        outputs = student_outputs(student, batch, self.cycles)
         weight = batch["target_weight"].unsqueeze(-1)  # (B, K, 1)
         if self.token_weight > 0 and len(outputs) > 1:
             return self.loss.from_cycles(outputs, batch["heatmaps"], weight)
@@ -74,22 +107,23 @@ class RegressionObjective(nn.Module):
     """Plain regression student: SmoothL1 on normalised coordinates (DistilPose's ``reg_loss``)."""
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        out = student(batch["image"], cycles=1)[0]
+        out = student_outputs(student, batch)[0]
         loss = coord_smooth_l1_loss(out.coords, batch["coords"], batch["coord_weight"])
         return {"reg_loss": loss, "total": loss}
 
 
-class DistilPoseObjective(nn.Module):
+class DistilPoseObjective(TeacherObjective):
     """DistilPose: reg_loss + token distillation + simulated-heatmap + score losses vs a frozen teacher."""
 
+    teacher_fields = ("heatmaps", "keypoint_tokens", "visual_tokens")
+
     def __init__(self, teacher: nn.Module, **loss_options) -> None:
-        super().__init__()
-        self.teacher = teacher
+        super().__init__(teacher)
         self.loss = DistilPoseLoss(**loss_options)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        out = student(batch["image"], cycles=1)
-        teacher_out = _teacher_outputs(self.teacher, batch["image"])
+        out = student_outputs(student, batch)
+        teacher_out = self.teacher_output(batch)
         terms = self.loss.from_outputs(out, teacher_out, batch["coord_weight"], batch["coords"])
         # logged beside the losses (not part of total): sigma's trajectory and whether the
         # coordinates still depend on the image (their spread over the batch; ~0 = collapsed)
@@ -107,23 +141,25 @@ class SimCCObjective(nn.Module):
         self.loss = KLDiscretLoss()
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        out = student(batch["image"], cycles=1)[0]
+        out = student_outputs(student, batch)[0]
         loss = self.loss(out.simcc_x, out.simcc_y, batch["simcc_x"], batch["simcc_y"], batch["target_weight"])
         return {"loss_kpt": loss, "total": loss}
 
 
-class DWPoseStage1Objective(nn.Module):
+class DWPoseStage1Objective(TeacherObjective):
     """DWPose stage 1: GT KL + r(t) * (aligned feature MSE + 0.1 * logit KD), r(t) = 1 - t / T."""
+
+    teacher_fields = ("simcc_x", "simcc_y", "visual_tokens")
 
     def __init__(self, teacher: nn.Module, student_channels: int, teacher_channels: int,
                  grid_size: tuple[int, int]) -> None:
-        super().__init__()
-        self.teacher, self.grid_size = teacher, grid_size
+        super().__init__(teacher)
+        self.grid_size = grid_size
         self.loss = DWPoseStage1Loss(student_channels, teacher_channels)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        s = student(batch["image"], cycles=1)[0]
-        t = _teacher_outputs(self.teacher, batch["image"])
+        s = student_outputs(student, batch)[0]
+        t = self.teacher_output(batch)
         self.loss.max_epochs = max_epochs
         return self.loss(
             s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y,
@@ -131,17 +167,18 @@ class DWPoseStage1Objective(nn.Module):
             label_x=batch["simcc_x"], label_y=batch["simcc_y"], target_weight=batch["target_weight"])
 
 
-class DWPoseStage2Objective(nn.Module):
+class DWPoseStage2Objective(TeacherObjective):
     """DWPose stage 2: frozen backbone, new head trained with the logit loss (weight 1) only."""
 
+    teacher_fields = ("simcc_x", "simcc_y")
+
     def __init__(self, teacher: nn.Module) -> None:
-        super().__init__()
-        self.teacher = teacher
+        super().__init__(teacher)
         self.loss = DWPoseStage2Loss()
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        s = student(batch["image"], cycles=1)[0]
-        t = _teacher_outputs(self.teacher, batch["image"])
+        s = student_outputs(student, batch)[0]
+        t = self.teacher_output(batch)
         return self.loss(s.simcc_x, s.simcc_y, t.simcc_x, t.simcc_y)
 
 
@@ -166,6 +203,6 @@ class TeacherDistilPoseObjective(nn.Module):
         self.loss = DistilPoseLoss(**loss_options)
 
     def forward(self, student: nn.Module, batch: dict, epoch: int, max_epochs: int) -> dict:
-        out = student(batch["image"], cycles=1)[0]
+        out = student_outputs(student, batch)[0]
         return self.loss(out.coords, out.sigma, out.score, None, None, batch["teacher_heatmaps"], None, None,
                          batch["coord_weight"], batch["coords"])  # no teacher tokens: no token terms

@@ -23,6 +23,7 @@ from sdpose_core.data.codecs import codec_for
 from sdpose_core.evaluate.predict import evaluate_model
 from sdpose_core.io.checkpoint import load_model, read_backbone, save_model
 from sdpose_core.models.backbone import load_backbone_
+from sdpose_core.train.feature_cache import cache_training_crops
 from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed
 from sdpose_core.train.recipes import build_objective, build_student, get_recipe
 from sdpose_core.train.run_dir import RunDir
@@ -60,6 +61,7 @@ class TrainOptions:
     max_steps_per_epoch: int | None = None
     augment: str = "default"
     finetune_backbone: bool = False
+    feature_cache: Path | None = None  # folder: frozen backbone / teacher outputs computed once (feature_cache.py)
 
     def __post_init__(self) -> None:
         recipe = get_recipe(self.recipe)
@@ -135,6 +137,11 @@ class Trainer:
         self.train_set = train_set if train_set is not None else CocoKeypointDataset(
             opts.data, self.student.config.input_size, train=True, augment=AUGMENTS[opts.augment], seed=opts.seed,
             target_fn=CodecTargets(codec_for(self.student.config)), cache_images=TRAIN_IMAGE_CACHE)
+        if opts.feature_cache is not None:
+            if not isinstance(self.train_set, CocoKeypointDataset):
+                raise ValueError("cached features serve a COCO training folder (--data), not this run's data")
+            self.train_set = cache_training_crops(self.train_set, self.student, self.objective, Path(opts.feature_cache),
+                                                  progress=opts.progress and self.dist.is_main)
         self.val_set = CocoKeypointDataset(opts.val, self.student.config.input_size) if opts.val else None
         params = [p for p in (*self.student.parameters(), *self._objective_params()) if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=self.recipe.weight_decay)
