@@ -124,7 +124,8 @@ def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
     job_dirs = {job.name: job for folder in (found_dir, seed_dir) for job in folder.iterdir()
                 if (job / "model.pt").is_file()}
     out.mkdir(parents=True, exist_ok=True)
-    save_backbone(load_model(job_dirs["backbone"] / "model.pt"), out / "backbone.pt")
+    if "backbone" in job_dirs:  # else the run read the bundled backbone: it stays as it is
+        save_backbone(load_model(job_dirs["backbone"] / "model.pt"), out / "backbone.pt")
     shared = read_backbone(out / "backbone.pt")
     manifest = []
     for name, job in ROLE_FILES.items():

@@ -18,7 +18,9 @@ backbone frozen and distils from those teachers, in dependency order::
     simcc-teacher -> nkd, vitkd, mgd;  baseline, sdpose, regression, simcc, tf-nkd (no teacher)
 
 Jobs run in ``--workers`` processes of one thread each (2 on a 2-core machine), each as soon as the
-job it distils from has finished. A killed run resumes: rerun the same command.
+job it distils from has finished. A killed run resumes: rerun the same command. Students train on
+cached features (``OUT/cache``: the frozen backbone and each teacher computed once per crop and
+flip, shared by every seed; ``sdpose_core/train/feature_cache.py``); ``--no-cache`` runs them in full.
 """
 from __future__ import annotations
 
@@ -93,8 +95,8 @@ class Budget:
     batch_size: int = 32
     lr: float = 3e-3
     epochs: dict[str, int] = field(default_factory=lambda: {
-        "backbone": 12, "teacher": 6, "simcc-teacher": 6, "dwpose-s2": 2})  # s2: ~20 % of stage 1
-    default_epochs: int = 8
+        "backbone": 12, "teacher": 16, "simcc-teacher": 16, "dwpose-s2": 3})  # s2: ~20 % of stage 1
+    default_epochs: int = 12
     student_steps: int | None = 250
 
     def epochs_of(self, job: Job) -> int:
