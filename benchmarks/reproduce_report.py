@@ -12,7 +12,8 @@ import torch
 
 from sdpose_core import load_model
 from sdpose_core.evaluate.latency import model_latency_ms
-from sdpose_core.models.zoo import describe_model
+from sdpose_core.io.checkpoint import read_checkpoint
+from sdpose_core.models.zoo import build_model, describe_model, get_config
 
 ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
 # (claim, run, reference): each compared per seed, paired
@@ -36,7 +37,12 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def model_facts(checkpoint: str) -> dict:
-    model = load_model(checkpoint)
+    """Params, GFLOPs and CPU latency; a backbone-only file (the bundled ``backbone.pt`` a run read
+    instead of training it) is measured on its zoo config, ``synth-backbone`` (weights do not matter)."""
+    if read_checkpoint(checkpoint).get("kind") == "backbone":
+        model = build_model(get_config("synth-backbone"))
+    else:
+        model = load_model(checkpoint)
     facts = describe_model(model.config)
     facts["latency_ms"] = model_latency_ms(model, batch=1, cycles=1)
     facts["latency_all_cycles_ms"] = model_latency_ms(model, batch=1, cycles=model.config.cycle_num)

@@ -90,11 +90,6 @@ def checkpoint_metrics(name: str, checkpoint_dir: str | Path | None = None) -> d
             found = {k: float(entry[k]) for k in ("AP", "PCK") if isinstance(entry.get(k), (int, float))}
             return found or None
     return None
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and entry.get("name") == name:
-            found = {k: float(entry[k]) for k in ("AP", "PCK") if isinstance(entry.get(k), (int, float))}
-            return found or None
-    return None
 
 
 def model_geometry(model: nn.Module) -> dict[str, Any]:
