@@ -182,7 +182,10 @@ def write_results(payload: dict, path: Path) -> str:
         f"`{budget['augment']}`, AdamW lr {budget['lr']} with warm-up and cosine decay over each run's length, "
         f"batch {budget['batch_size']}. Epochs: {budget['epochs']}, others {budget['default_epochs']}; students "
         f"see {budget['student_steps']} batches per epoch.", "",
-        f"Time: the students of one seed took **{per_seed / 60:.1f} min** of wall time on {payload['workers']} workers"
+        (f"Time: the students of one seed took **{per_seed / 60:.1f} min** of wall time on {payload['workers']} workers"
+         if payload["students_wall_per_seed_s"] else
+         "Time: no run here trained every student of a seed at once (`--jobs`), so there is no per-seed wall "
+         "time; each job's own time is in the students' table")
         + (f"; the backbone and then both teachers side by side (`--from-scratch`) took **{found / 60:.1f} min** "
            "of training (the sum of the backbone's epochs and the slower teacher's)." if found else
            "; the backbone and teachers were read from data_samples/checkpoints."), "",
