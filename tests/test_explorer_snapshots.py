@@ -3,6 +3,8 @@ Heatmaps and Attribution, every figure names it, snapshot models come from an LR
 picks give a message instead of a traceback."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -16,9 +18,18 @@ from explorer.snapshots import FINAL, SnapshotModels, thin, use_snapshot  # noqa
 from explorer.tabs import attention, attribution, compare, heatmaps  # noqa: E402
 from sdpose_core.viz.common import image_pixels, image_trace  # noqa: E402
 
-DISTILPOSE = CHECKPOINT_DIR / "distilpose"  # bundled history: epoch 1 (collapsed) ... epoch 8
+DISTILPOSE = CHECKPOINT_DIR / "distilpose"  # bundled history: epoch 1 (collapsed) ... the last epoch
 SDPOSE = CHECKPOINT_DIR / "sdpose"
-BEFORE, AFTER = "epoch 1", "epoch 8"
+# the bundled snapshots (benchmarks/bundle_checkpoints.py: the first epochs, then the last two)
+LABELS = [f"epoch {int(p.stem.split('_')[-1]) + 1}" for p in sorted((DISTILPOSE / "history").glob("epoch_*.pt"))]
+BEFORE, AFTER = (LABELS[0], LABELS[-1]) if LABELS else ("epoch 1", "epoch 2")
+
+
+def _val_ap(run, label: str) -> float:
+    """The val AP the bundled run's metrics.jsonl records for the snapshot ``label`` ("epoch N")."""
+    epoch = int(label.split()[-1]) - 1
+    return next(json.loads(line)["AP"] for line in (run / "metrics.jsonl").read_text().splitlines()
+                if json.loads(line)["epoch"] == epoch)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +66,7 @@ def test_compare_follows_the_snapshot(models, example):
     assert not np.allclose(_markers(before[0]), _markers(after[0]))  # the student moved
     t_before, t_after = (np.asarray(o[0].data[2].x) for o in (before, after))  # teacher's panel: unchanged
     assert np.allclose(t_before, t_after)
-    # epoch 1 is the collapsed snapshot (docs/explorer.md), epoch 8 is past the jump
+    # epoch 1 is the collapsed snapshot (docs/explorer.md), the last one is past the jump
     assert "barely depends on the input" in before[2] and "barely depends on the input" not in after[2]
 
 
@@ -86,24 +97,24 @@ def test_snapshot_models_come_from_the_cache(models):
     again = models.snapshots.get(run, "epoch 3")
     assert again is first and models.snapshots.loads == loads
     assert models.get(models.snapshots.key(run, "epoch 3")) is first
-    assert first.label == "distilpose · epoch 3: synth-regression" and "val AP ×100 30.8" in first.note
+    assert first.label == "distilpose · epoch 3: synth-regression" and f"val AP ×100 {100 * _val_ap(DISTILPOSE, 'epoch 3'):.1f}" in first.note
 
 
 def test_the_lru_drops_the_oldest_and_reloads_it(models):
     small = SnapshotModels(lambda: [DISTILPOSE], size=2)
     entries = small.entries(DISTILPOSE)  # loads all five, keeps the last two
-    assert [e.label for e in entries] == ["epoch 1", "epoch 2", "epoch 3", "epoch 7", "epoch 8"]
+    assert [e.label for e in entries] == LABELS
     loads = small.loads
-    small.get(DISTILPOSE, "epoch 8")
+    small.get(DISTILPOSE, AFTER)
     assert small.loads == loads  # kept
-    small.get(DISTILPOSE, "epoch 1")
+    small.get(DISTILPOSE, BEFORE)
     assert small.loads == loads + 1  # dropped, read again
     assert [e.ap is not None for e in entries] == [True] * 5
 
 
 def test_bad_snapshot_or_run_gives_a_message(models, example):
     overlay, _, summary = compare.compare(models, *example, "student", "teacher", None, str(DISTILPOSE), "epoch 99")
-    assert "has no snapshot 'epoch 99'" in summary and "epoch 1, epoch 2, epoch 3, epoch 7, epoch 8" in summary
+    assert "has no snapshot 'epoch 99'" in summary and ", ".join(LABELS) in summary
     assert "epoch 99" in overlay.layout.annotations[0].text
     *_, notes = attention.attention(models, *example, "student", 1, -1, "mean", 0, "/no/such/run", "epoch 1")
     assert "no training run '/no/such/run'" in notes and str(DISTILPOSE) in notes
@@ -118,14 +129,14 @@ def test_use_snapshot_keeps_the_teacher_and_the_final_models(models):
     assert use_snapshot(models, "student", FINAL, "epoch 3") == ("student", "")
     assert use_snapshot(models, "teacher", str(DISTILPOSE), "epoch 3") == ("teacher", "")
     role, caption = use_snapshot(models, "student", "distilpose", "epoch 3")  # a run by its folder name
-    assert role.startswith("snapshot:") and caption == "snapshot: distilpose run, epoch 3 · val AP 0.308"
+    assert role.startswith("snapshot:") and caption == f"snapshot: distilpose run, epoch 3 · val AP {_val_ap(DISTILPOSE, 'epoch 3'):.3f}"
 
 
 def test_picking_a_run_offers_its_snapshots_and_picks_the_last(models):
     update = pick_run(models, str(DISTILPOSE))
-    assert [v for _, v in update["choices"]] == ["epoch 1", "epoch 2", "epoch 3", "epoch 7", "epoch 8"]
-    assert update["choices"][2][0] == "epoch 3 · AP 0.308" and update["value"] is None
-    assert last_label(models, str(DISTILPOSE)) == "epoch 8"  # picked next: a new run always redraws
+    assert [v for _, v in update["choices"]] == LABELS
+    assert update["choices"][2][0] == f"epoch 3 · AP {_val_ap(DISTILPOSE, 'epoch 3'):.3f}" and update["value"] is None
+    assert last_label(models, str(DISTILPOSE)) == AFTER  # picked next: a new run always redraws
     update = pick_run(models, FINAL)
     assert update["visible"] is False and update["value"] is None
     update = pick_run(models, "/no/such/run")  # a warning, and the radio hidden: the final models
