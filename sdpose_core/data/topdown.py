@@ -214,14 +214,19 @@ class CocoKeypointDataset(Dataset):
                 self._cache.popitem(last=False)
         return img
 
+    def base_window(self, index: int, flipped: bool = False) -> AugmentParams:
+        """The unaugmented crop window of item ``index`` (its padded box), mirrored if ``flipped``."""
+        center, scale = bbox_xywh_to_center_scale(self.instances[index].bbox, self.aspect_ratio, self.padding)
+        return AugmentParams(center=center, scale=scale, flipped=flipped)
+
     def window(self, index: int) -> AugmentParams:
         """The crop window of item ``index`` at the current epoch (augmented when training)."""
-        inst = self.instances[index]
-        center, scale = bbox_xywh_to_center_scale(inst.bbox, self.aspect_ratio, self.padding)
+        base = self.base_window(index)
         if self.augment_config is None:
-            return AugmentParams(center=center, scale=scale)
+            return base
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        return augment(center, scale, inst.keypoints, self.augment_config, rng, self.aspect_ratio)
+        return augment(base.center, base.scale, self.instances[index].keypoints, self.augment_config, rng,
+                       self.aspect_ratio)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < len(self):

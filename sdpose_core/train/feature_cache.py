@@ -39,7 +39,6 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from sdpose_core.data.topdown import CocoKeypointDataset, crop_sample
-from sdpose_core.data.transforms import AugmentParams, bbox_xywh_to_center_scale
 from sdpose_core.io.atomic import atomic_torch_save
 from sdpose_core.train.objectives import TEACHER_PREFIX, TeacherObjective
 
@@ -80,12 +79,6 @@ def _digest(*parts: Any) -> str:
     return sha.hexdigest()[:16]
 
 
-def _both_flips(dataset: CocoKeypointDataset, index: int) -> tuple[AugmentParams, AugmentParams]:
-    inst = dataset.instances[index]
-    center, scale = bbox_xywh_to_center_scale(inst.bbox, dataset.aspect_ratio, dataset.padding)
-    return AugmentParams(center=center, scale=scale), AugmentParams(center=center, scale=scale, flipped=True)
-
-
 @torch.no_grad()
 def compute_crops(compute: Compute, dataset: CocoKeypointDataset, batch_size: int = 32,
                   progress: bool = True, desc: str = "caching") -> dict[str, torch.Tensor]:
@@ -99,7 +92,7 @@ def compute_crops(compute: Compute, dataset: CocoKeypointDataset, batch_size: in
             inst = dataset.instances[i]
             image = dataset.load_image(inst.image_id)
             crops += [crop_sample(image, params, inst.keypoints, dataset.input_size)[0]
-                      for params in _both_flips(dataset, i)]
+                      for params in (dataset.base_window(i), dataset.base_window(i, flipped=True))]
         out = compute(torch.stack(crops))  # {name: (2b, ...)}
         for name, value in out.items():
             value = value.detach().float().reshape(len(indices), 2, *value.shape[1:])  # (b, 2, ...)
