@@ -247,14 +247,11 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
 
     run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial,
              cache=None if args.no_cache else args.out / "cache")
-    per_seed = list(saved.get("students_wall_per_seed_s", []))
-    if todo and len(wanted) == len(STUDENTS):  # wall time per seed of a run of every student
-        per_seed.append((time.perf_counter() - start) / len({seed for seed, _ in todo}))
     seeds = sorted(set(args.seeds) | set(results))
     add_two_cycle_rows(results, seeds, data)
     payload = {"command": command, "commands": commands, "budget": asdict(budget), "feature_cache": not args.no_cache, "from_scratch": args.from_scratch or bool(foundation),
                "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
-               "students_wall_per_seed_s": per_seed, "seeds": seeds, "workers": args.workers,
+               "students_wall_s": saved.get("students_wall_s", 0.0) + time.perf_counter() - start, "seeds": seeds, "workers": args.workers,
                "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
     (args.out / "results.json").write_text(json.dumps(payload, indent=1))
     return payload

@@ -158,6 +158,19 @@ def plot_curves(payload: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def job_time_per_seed(payload: dict, names: list[str]) -> tuple[float, list[int], list[float]] | None:
+    """Mean over the seeds that hold every student of (sum of their jobs' wall times) / workers: the
+    pool's time for one seed with no idle worker. Seeds are interleaved job by job in one pool
+    (reproduce.py), so no seed has a wall-clock span of its own. Returns (mean s, seeds, per seed s)."""
+    jobs = [n for n in names if n != "sdpose (2 cycles)"]
+    seeds = [s for s in payload["seeds"] if all(n in payload["results"].get(str(s), {}) for n in jobs)]
+    if not jobs or not seeds:
+        return None
+    totals = [sum(payload["results"][str(s)][n].get("wall_seconds", payload["results"][str(s)][n]["seconds"])
+                  for n in jobs) / payload["workers"] for s in seeds]
+    return statistics.mean(totals), seeds, totals
+
+
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
     order = [*(j for j in ("baseline", "sdpose", "sdpose (2 cycles)", "regression", "distilpose",
@@ -167,7 +180,7 @@ def write_results(payload: dict, path: Path) -> str:
              for n in [*payload["results"]["foundation"], *names] if n != "sdpose (2 cycles)"}
     img = path.parent / "img" / "learning_curves.png"
     plot_curves(payload, img)
-    per_seed = statistics.mean(payload["students_wall_per_seed_s"] or [0.0])
+    job_time = job_time_per_seed(payload, names)
     rows = payload["results"]["foundation"]
     # the backbone first, then both teachers side by side on the 2 workers (their own run times)
     found = (rows["backbone"]["seconds"] + max(rows[t]["seconds"] for t in rows if t != "backbone")
@@ -182,10 +195,10 @@ def write_results(payload: dict, path: Path) -> str:
         f"`{budget['augment']}`, AdamW lr {budget['lr']} with warm-up and cosine decay over each run's length, "
         f"batch {budget['batch_size']}. Epochs: {budget['epochs']}, others {budget['default_epochs']}; students "
         f"see {budget['student_steps']} batches per epoch.", "",
-        (f"Time: the students of one seed took **{per_seed / 60:.1f} min** of wall time on {payload['workers']} workers"
-         if payload["students_wall_per_seed_s"] else
-         "Time: no run here trained every student of a seed at once (`--jobs`), so there is no per-seed wall "
-         "time; each job's own time is in the students' table")
+        (f"Time: the {len([n for n in names if n != 'sdpose (2 cycles)'])} students of one seed take **{job_time[0] / 60:.1f} min** on "
+         f"{payload['workers']} workers (each job's own wall time, summed, ÷ {payload['workers']}; seeds "
+         f"{job_time[1]}: " + ", ".join(f"{t / 60:.1f}" for t in job_time[2]) + " min)"
+         if job_time else "Time: no seed has every student yet; each job's own time is in the students' table")
         + (f"; the backbone and then both teachers side by side (`--from-scratch`) took **{found / 60:.1f} min** "
            "of training (the sum of the backbone's epochs and the slower teacher's)." if found else
            "; the backbone and teachers were read from data_samples/checkpoints."), "",
