@@ -124,6 +124,23 @@ def comparisons_table(payload: dict) -> list[str]:
     return lines
 
 
+# (teacher, student): the cost ratio each distillation claim rests on (DistilPose: HRNet-W48 teacher,
+# 14.6 GFLOPs, against a 2.4-GFLOPs student in the paper)
+COST_PAIRS = (("teacher", "distilpose"), ("simcc-teacher", "dwpose-s1"))
+
+
+def cost_ratios(facts: dict[str, dict]) -> list[str]:
+    """One line per (teacher, student) pair: GFLOPs and CPU latency of the teacher over the student's."""
+    lines = []
+    for teacher, student in COST_PAIRS:
+        if teacher in facts and student in facts:
+            t, s = facts[teacher], facts[student]
+            lines.append(f"- {teacher} / {student}: GFLOPs {t['gflops_one_pass']:.3f} / {s['gflops_one_pass']:.3f} = "
+                         f"**{t['gflops_one_pass'] / s['gflops_one_pass']:.2f}×**, CPU latency {t['latency_ms']:.1f} / "
+                         f"{s['latency_ms']:.1f} ms = **{t['latency_ms'] / s['latency_ms']:.2f}×**")
+    return lines
+
+
 def plot_curves(payload: dict, path: Path) -> None:
     """AP vs training step, one panel per group, one line per seed (the jump is visible)."""
     import matplotlib
@@ -209,6 +226,8 @@ def write_results(payload: dict, path: Path) -> str:
         "## Backbone and teachers (trained once, bundled)", "", *foundation_table(payload, facts), "",
         "## Students", "", *students_table(payload, facts, names), "",
         "## The papers' claims, paired by seed", "", *comparisons_table(payload), "",
+        "Teacher cost over student cost (the papers' teachers are several times heavier than their "
+        "students; these are not):", "", *cost_ratios(facts), "",
     ]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
