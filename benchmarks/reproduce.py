@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{args.out}/results.json not found: run the benchmark first")
         # a run killed part-way saved its finished jobs; its seeds are those that hold any
         payload["seeds"] = sorted({int(k) for k in payload["results"] if k != "foundation"} | set(payload["seeds"]))
+        results = {int(k): v for k, v in payload["results"].items() if k != "foundation"}
+        add_two_cycle_rows(results, payload["seeds"], make_data(args.out, Budget(**payload["budget"])))
+        payload["results"].update({str(k): v for k, v in results.items()})
     else:
         command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
         payload = train_everything(args, command.strip())
