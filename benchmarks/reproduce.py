@@ -30,7 +30,7 @@ import multiprocessing
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -211,6 +211,8 @@ def add_two_cycle_rows(results: dict, seeds: list[int], data: dict[str, Path]) -
 def train_everything(args: argparse.Namespace, command: str) -> dict:
     """Make the data, train (the foundation if asked, then the students), save results.json."""
     budget = QUICK if args.quick else Budget()
+    if args.student_epochs:
+        budget = replace(budget, default_epochs=args.student_epochs)
     data = make_data(args.out, budget)
     saved = _load_saved(args.out)
     results: dict = {int(k): v for k, v in saved.get("results", {}).items() if k != "foundation"}
@@ -246,7 +248,7 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
         (args.out / "results.json").write_text(json.dumps(partial, indent=1))
 
     run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial,
-             cache=None if args.no_cache else args.out / "cache")
+             cache=None if args.no_cache else (args.cache or args.out / "cache"))
     seeds = sorted(set(args.seeds) | set(results))
     add_two_cycle_rows(results, seeds, data)
     payload = {"command": command, "commands": commands, "budget": asdict(budget), "feature_cache": not args.no_cache, "from_scratch": args.from_scratch or bool(foundation),
@@ -278,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cache", action="store_true",
                         help="students run their frozen backbone and teacher every step (default: computed once "
                              "per crop and flip into OUT/cache, sdpose_core/train/feature_cache.py)")
+    parser.add_argument("--student-epochs", type=int, default=None,
+                        help=f"epochs of every student but dwpose-s2 (default {Budget().default_epochs}; "
+                             "a longer run in its own --out shows where the plateau is)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="feature cache folder (default OUT/cache; point another --out at an earlier "
+                             "run's cache to skip rebuilding it)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from OUT/results.json of a finished run (no training)")
     parser.add_argument("--bundle", action="store_true",
