@@ -1,0 +1,50 @@
+"""The reproduction report's pure helpers (benchmarks/reproduce_report.py): per-seed time, cost ratios,
+paired claims, plateau gains, on a hand-made results payload (no training)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import reproduce_report as report  # noqa: E402
+
+
+def _payload() -> dict:
+    def row(ap: float, wall: float) -> dict:
+        return {"AP": ap, "seconds": wall - 10, "wall_seconds": wall, "curve": [0.1, ap - 0.03, ap - 0.01, ap]}
+    return {"seeds": [0, 1, 2], "workers": 2, "results": {
+        "foundation": {"teacher": row(0.70, 100.0)},
+        "0": {"baseline": row(0.60, 400.0), "sdpose": row(0.58, 800.0)},
+        "1": {"baseline": row(0.62, 420.0), "sdpose": row(0.61, 780.0)},
+        "2": {"baseline": row(0.61, 410.0)},  # sdpose not finished: seed 2 has no per-seed time
+    }}
+
+
+def test_job_time_per_seed_uses_only_complete_seeds() -> None:
+    mean, seeds, totals = report.job_time_per_seed(_payload(), ["baseline", "sdpose", "sdpose (2 cycles)"])
+    assert seeds == [0, 1]
+    assert totals == [pytest.approx(600.0), pytest.approx(600.0)]  # (400 + 800) / 2, (420 + 780) / 2
+    assert mean == pytest.approx(600.0)
+    assert report.job_time_per_seed(_payload(), []) is None
+
+
+def test_comparisons_pair_by_seed() -> None:
+    lines = report.comparisons_table(_payload())
+    sdpose = next(line for line in lines if line.startswith("| SDPose one pass vs the same net"))
+    cells = [c.strip() for c in sdpose.strip("|").split("|")]
+    assert cells[1] == "2"  # seeds 0 and 1 hold both runs
+    assert cells[4] == "-1.5 ± 0.7"  # -2.0 and -1.0 AP points
+    assert cells[5] == "-2.0, -1.0"
+    teacher = next(line for line in lines if line.startswith("| DistilPose vs its teacher"))
+    assert "| 0 | not run |" in teacher  # no distilpose row anywhere
+
+
+def test_cost_ratios_and_plateau_gain() -> None:
+    facts = {"teacher": {"gflops_one_pass": 0.3, "latency_ms": 12.0},
+             "distilpose": {"gflops_one_pass": 0.1, "latency_ms": 4.0}}
+    (line,) = report.cost_ratios(facts)
+    assert "**3.00×**" in line and line.count("**3.00×**") == 2
+    assert report.plateau_gain([0.1, 0.5, 0.6, 0.62, 0.63]) == pytest.approx(13.0)
+    assert report.plateau_gain([0.1, 0.2]) is None
