@@ -233,7 +233,8 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
             raise SystemExit(f"bundled models missing: {missing}; run with --from-scratch")
         known = dict(BUNDLED)
     foundation_s = time.perf_counter() - start
-    wanted = [job for job in STUDENTS if not args.jobs or job.name in args.jobs]
+    by_name = {job.name: job for job in STUDENTS}
+    wanted = [by_name[name] for name in dict.fromkeys(args.jobs)] if args.jobs else list(STUDENTS)
     # job-major: every seed of the first jobs before any seed of the later ones (paired rows early)
     todo = [(seed, job) for job in wanted for seed in args.seeds if job.name not in results.get(seed, {})]
     start = time.perf_counter()
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
     parser.add_argument("--jobs", nargs="+", choices=[job.name for job in STUDENTS], default=None,
-                        help="train only these students (default: all); the others keep earlier results")
+                        help="train only these students, in this order (default: all); the others keep earlier results")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="also train the backbone and both teachers instead of reading the bundled ones")
