@@ -50,7 +50,7 @@ def test_live_distill_moves_the_student_towards_the_teacher(converged):
 
 
 def test_agreement_uses_the_compare_convention_and_the_mean_pose_reference(converged):
-    teacher, (x, y, w, h) = converged.teacher, converged.teacher.bbox
+    teacher, (_, _, w, h) = converged.teacher, converged.teacher.bbox
     on_teacher = LiveSnapshot(0, teacher.keypoints.copy(), teacher.scores, 0.0)
     at_mean = LiveSnapshot(0, mean_pose_in_box(teacher.bbox, converged.image_hw), teacher.scores, 0.0)
     same, mean = converged.agreement_at(on_teacher), converged.agreement_at(at_mean)
