@@ -182,6 +182,18 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
                 on_done()
 
 
+def students_in_order(names: list[str] | None) -> list[Job]:
+    """The students named, in the order named (repeats dropped), or every student in STUDENTS' order.
+    A job waiting for its teacher (dwpose-s2 for dwpose-s1) still waits, whatever the order."""
+    if not names:
+        return list(STUDENTS)
+    by_name = {job.name: job for job in STUDENTS}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise ValueError(f"unknown students {unknown}; known: {list(by_name)}")
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
 def make_data(out: Path, budget: Budget) -> dict[str, Path]:
     """The benchmark's SynthPose sets (regenerated only when missing: same seed, same bytes)."""
     sets = {"train": (budget.train_num, budget.difficulty), "val": (budget.val_num, budget.difficulty),
@@ -233,8 +245,7 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
             raise SystemExit(f"bundled models missing: {missing}; run with --from-scratch")
         known = dict(BUNDLED)
     foundation_s = time.perf_counter() - start
-    by_name = {job.name: job for job in STUDENTS}
-    wanted = [by_name[name] for name in dict.fromkeys(args.jobs)] if args.jobs else list(STUDENTS)
+    wanted = students_in_order(args.jobs)
     # job-major: every seed of the first jobs before any seed of the later ones (paired rows early)
     todo = [(seed, job) for job in wanted for seed in args.seeds if job.name not in results.get(seed, {})]
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The reproduction report's pure helpers (benchmarks/reproduce_report.py): per-seed time, cost ratios,
+"""The reproduction's pure helpers (benchmarks/reproduce.py job order, benchmarks/reproduce_report.py): per-seed time, cost ratios,
 paired claims, plateau gains, on a hand-made results payload (no training)."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import reproduce  # noqa: E402
 import reproduce_report as report  # noqa: E402
 
 
@@ -48,3 +49,11 @@ def test_cost_ratios_and_plateau_gain() -> None:
     assert "**3.00×**" in line and line.count("**3.00×**") == 2
     assert report.plateau_gain([0.1, 0.5, 0.6, 0.62, 0.63]) == pytest.approx(13.0)
     assert report.plateau_gain([0.1, 0.2]) is None
+
+
+def test_students_start_in_the_order_named() -> None:
+    names = [job.name for job in reproduce.students_in_order(["sdpose", "baseline", "sdpose", "dwpose-s1"])]
+    assert names == ["sdpose", "baseline", "dwpose-s1"]
+    assert [job.name for job in reproduce.students_in_order(None)] == [job.name for job in reproduce.STUDENTS]
+    with pytest.raises(ValueError, match="unknown students"):
+        reproduce.students_in_order(["sdpos"])
