@@ -193,6 +193,13 @@ def job_time_per_seed(payload: dict, names: list[str]) -> tuple[float, list[int]
     return statistics.mean(totals), seeds, totals
 
 
+def curves_name(path: Path) -> str:
+    """docs/RESULTS.md draws img/learning_curves.png; another report (RESULTS_plateau24.md) its own
+    img/learning_curves_plateau24.png, so a second run never overwrites the main picture."""
+    stem = path.stem.lower()
+    return "learning_curves.png" if stem == "results" else f"learning_curves_{stem.removeprefix('results_')}.png"
+
+
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
     order = [*(j for j in ("baseline", "sdpose", "sdpose (2 cycles)", "regression", "distilpose",
@@ -200,7 +207,7 @@ def write_results(payload: dict, path: Path) -> str:
     names = [n for n in order if has_row(payload, n) and n not in payload["results"]["foundation"]]
     facts = {n: model_facts(row_of(payload, seeds[0], n)["checkpoint"])
              for n in [*payload["results"]["foundation"], *names] if n != "sdpose (2 cycles)"}
-    img = path.parent / "img" / "learning_curves.png"
+    img = path.parent / "img" / curves_name(path)
     plot_curves(payload, img)
     job_time = job_time_per_seed(payload, names)
     rows = payload["results"]["foundation"]
@@ -227,7 +234,7 @@ def write_results(payload: dict, path: Path) -> str:
         "AP is COCO keypoint AP ×100 (pycocotools, GT boxes). Latency is one 128×96 crop, one pass, one thread of "
         "this machine's CPU. \"last 3 epochs\" is the AP gained over the last three epochs: near 0 means the run "
         "reached its plateau.", "",
-        "![AP against training step for every run](img/learning_curves.png)", "",
+        f"![AP against training step for every run](img/{img.name})", "",
         "## Backbone and teachers (trained once, bundled)", "", *foundation_table(payload, facts), "",
         "## Students", "", *students_table(payload, facts, names), "",
         "## The papers' claims, paired by seed", "", *comparisons_table(payload), "",

@@ -57,3 +57,8 @@ def test_students_start_in_the_order_named() -> None:
     assert [job.name for job in reproduce.students_in_order(None)] == [job.name for job in reproduce.STUDENTS]
     with pytest.raises(ValueError, match="unknown students"):
         reproduce.students_in_order(["sdpos"])
+
+
+def test_each_report_draws_its_own_curves_picture() -> None:
+    assert report.curves_name(Path("docs/RESULTS.md")) == "learning_curves.png"
+    assert report.curves_name(Path("docs/RESULTS_plateau24.md")) == "learning_curves_plateau24.png"
