@@ -43,6 +43,8 @@ from sdpose_core.models.zoo import CHECKPOINT_DIR
 from sdpose_core.train.run_dir import RunDir
 from sdpose_core.train.trainer import TrainOptions, train
 
+from reproduce_report import TWO_CYCLES, write_results  # benchmarks/ is on sys.path (a script's own folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 # SynthPose seeds of this benchmark (the README and the tests use others)
 SEEDS = {"train": 1301, "val": 1304, "heldout-easy": 1302, "heldout-medium": 1303}
@@ -140,7 +142,7 @@ def _steps_per_epoch(budget: Budget, job: Job) -> int:
 
 
 def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budget: Budget, workers: int,
-             known: dict[str, Path], results: dict, on_done: Callable[[], None] = lambda: None,
+             known: dict[str, Path], results: dict, on_done: Callable[[], object] = lambda: None,
              cache: Path | None = None) -> None:
     """Every (seed, job) through a process pool, each started once its teacher is trained.
 
@@ -217,18 +219,13 @@ def add_two_cycle_rows(results: dict, seeds: list[int], data: dict[str, Path]) -
         row.update(AP=evaluate_model(model, data["val"], cycle=2, progress=False)["AP"], seconds=0.0, curve=[])
         for split in ("heldout-easy", "heldout-medium"):
             row[split] = evaluate_model(model, data[split], cycle=2, progress=False)["AP"]
-        results[seed]["sdpose (2 cycles)"] = row
+        results[seed][TWO_CYCLES] = row
 
 
-def train_everything(args: argparse.Namespace, command: str) -> dict:
-    """Make the data, train (the foundation if asked, then the students), save results.json."""
-    budget = QUICK if args.quick else Budget()
-    if args.student_epochs:
-        budget = replace(budget, default_epochs=args.student_epochs)
-    data = make_data(args.out, budget)
-    saved = _load_saved(args.out)
-    results: dict = {int(k): v for k, v in saved.get("results", {}).items() if k != "foundation"}
-    foundation: dict = saved.get("results", {}).get("foundation", {})
+def foundation_models(args: argparse.Namespace, data: dict[str, Path], budget: Budget,
+                      foundation: dict) -> tuple[dict, dict[str, Path], float]:
+    """The backbone and teachers the students read: trained now (``--from-scratch``), an earlier
+    ``--from-scratch`` run's in the same ``--out``, or the bundled ones. Returns (rows, paths, seconds)."""
     start = time.perf_counter()
     if args.from_scratch:
         fresh: dict = {}
@@ -236,39 +233,51 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
         run_pool([(0, job) for job in TEACHERS], data, args.out / "foundation", budget, args.workers,
                  {"backbone": Path(fresh[0]["backbone"]["checkpoint"])}, fresh)
         foundation = fresh[0]
-        known = {name: Path(row["checkpoint"]) for name, row in foundation.items()}
-    elif foundation:  # more seeds on top of an earlier --from-scratch run in the same --out
-        known = {name: Path(row["checkpoint"]) for name, row in foundation.items()}
-    else:
-        missing = [str(p) for p in BUNDLED.values() if not p.is_file()]
-        if missing:
-            raise SystemExit(f"bundled models missing: {missing}; run with --from-scratch")
-        known = dict(BUNDLED)
-    foundation_s = time.perf_counter() - start
-    wanted = students_in_order(args.jobs)
-    # job-major: every seed of the first jobs before any seed of the later ones (paired rows early)
-    todo = [(seed, job) for job in wanted for seed in args.seeds if job.name not in results.get(seed, {})]
-    start = time.perf_counter()
+    if foundation:
+        return foundation, {name: Path(row["checkpoint"]) for name, row in foundation.items()}, \
+            time.perf_counter() - start
+    missing = [str(p) for p in BUNDLED.values() if not p.is_file()]
+    if missing:
+        raise SystemExit(f"bundled models missing: {missing}; run with --from-scratch")
+    return foundation, dict(BUNDLED), 0.0
 
+
+def train_everything(args: argparse.Namespace, command: str) -> dict:
+    """Make the data, train (the foundation if asked, then the students), save results.json after
+    every job (a killed run keeps what it finished) and at the end."""
+    budget = QUICK if args.quick else Budget()
+    if args.student_epochs:
+        budget = replace(budget, default_epochs=args.student_epochs)
+    saved = _load_saved(args.out)
+    results: dict = {int(k): v for k, v in saved.get("results", {}).items() if k != "foundation"}
+    if results and saved.get("budget", asdict(budget)) != asdict(budget):
+        raise SystemExit(f"{args.out} holds runs trained with another budget ({saved['budget']}); "
+                         "use another --out (or the same --student-epochs / --quick as before)")
+    data = make_data(args.out, budget)
+    foundation, known, foundation_s = foundation_models(
+        args, data, budget, saved.get("results", {}).get("foundation", {}))
+    # job-major, in --jobs order: every seed of a job before the next job starts
+    todo = [(seed, job) for job in students_in_order(args.jobs) for seed in args.seeds
+            if job.name not in results.get(seed, {})]
     commands = list(saved.get("commands") or ([saved["command"]] if "command" in saved else []))
     if command not in commands:  # every invocation that filled this --out, oldest first
         commands.append(command)
+    start = time.perf_counter()
 
-    def save_partial() -> None:
-        partial = {**saved, "commands": commands,
+    def save() -> dict:
+        payload = {"command": command, "commands": commands, "budget": asdict(budget),
+                   "feature_cache": not args.no_cache, "from_scratch": args.from_scratch or bool(foundation),
+                   "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
+                   "students_wall_s": saved.get("students_wall_s", 0.0) + time.perf_counter() - start,
+                   "seeds": sorted(set(args.seeds) | set(results)), "workers": args.workers,
                    "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
-        (args.out / "results.json").write_text(json.dumps(partial, indent=1))
+        (args.out / "results.json").write_text(json.dumps(payload, indent=1))
+        return payload
 
-    run_pool(todo, data, args.out, budget, args.workers, known, results, save_partial,
+    run_pool(todo, data, args.out, budget, args.workers, known, results, save,
              cache=None if args.no_cache else (args.cache or args.out / "cache"))
-    seeds = sorted(set(args.seeds) | set(results))
-    add_two_cycle_rows(results, seeds, data)
-    payload = {"command": command, "commands": commands, "budget": asdict(budget), "feature_cache": not args.no_cache, "from_scratch": args.from_scratch or bool(foundation),
-               "foundation_wall_s": foundation_s if args.from_scratch else saved.get("foundation_wall_s"),
-               "students_wall_s": saved.get("students_wall_s", 0.0) + time.perf_counter() - start, "seeds": seeds, "workers": args.workers,
-               "results": {"foundation": foundation, **{str(k): v for k, v in results.items()}}}
-    (args.out / "results.json").write_text(json.dumps(payload, indent=1))
-    return payload
+    add_two_cycle_rows(results, sorted(set(args.seeds) | set(results)), data)
+    return save()
 
 
 def _load_saved(out: Path) -> dict:
@@ -277,8 +286,6 @@ def _load_saved(out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from reproduce_report import write_results  # benchmarks/ is on sys.path when run as a script
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
@@ -305,8 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.report_only:
         payload = _load_saved(args.out)
-        if not payload:
-            raise SystemExit(f"{args.out}/results.json not found: run the benchmark first")
+        if not payload.get("budget"):
+            raise SystemExit(f"{args.out}/results.json not found or from an older version: run the benchmark first")
         # a run killed part-way saved its finished jobs; its seeds are those that hold any
         payload["seeds"] = sorted({int(k) for k in payload["results"] if k != "foundation"} | set(payload["seeds"]))
         results = {int(k): v for k, v in payload["results"].items() if k != "foundation"}

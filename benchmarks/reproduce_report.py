@@ -15,11 +15,14 @@ from sdpose_core.evaluate.latency import model_latency_ms
 from sdpose_core.io.checkpoint import read_checkpoint
 from sdpose_core.models.zoo import build_model, describe_model, get_config
 
+TWO_CYCLES = "sdpose (2 cycles)"  # the SDPose students evaluated with both cycles (reproduce.add_two_cycle_rows)
+REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "regression", "distilpose", "distilpose-official", "simcc",
+                "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
 ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
 # (claim, run, reference): each compared per seed, paired
 COMPARISONS = (
     ("SDPose one pass vs the same net without MCT (paper: +1.4 to +2.8 AP)", "sdpose", "baseline"),
-    ("SDPose one pass vs its own 2-cycle run (paper: within 1 AP)", "sdpose", "sdpose (2 cycles)"),
+    ("SDPose one pass vs its own 2-cycle run (paper: within 1 AP)", "sdpose", TWO_CYCLES),
     ("DistilPose vs plain regression (paper: +10 or more)", "distilpose", "regression"),
     ("DistilPose, official loss, vs plain regression", "distilpose-official", "regression"),
     ("DistilPose vs its teacher (paper: within ~1 AP)", "distilpose", "teacher"),
@@ -99,7 +102,7 @@ def students_table(payload: dict, facts: dict[str, dict], names: list[str]) -> l
         rows = [row_of(payload, s, name) for s in seeds]
         aps = [100 * r["AP"] for r in rows]
         m, sd = mean_sd(aps)
-        two_cycles = name == "sdpose (2 cycles)"
+        two_cycles = name == TWO_CYCLES
         f = facts["sdpose" if two_cycles else name]
         latency = f["latency_all_cycles_ms" if two_cycles else "latency_ms"]
         gains = [g for g in (plateau_gain(r.get("curve", [])) for r in rows) if g is not None]
@@ -135,15 +138,21 @@ COST_PAIRS = (("teacher", "distilpose"), ("simcc-teacher", "dwpose-s1"))
 
 
 def cost_ratios(facts: dict[str, dict]) -> list[str]:
-    """One line per (teacher, student) pair: GFLOPs and CPU latency of the teacher over the student's."""
-    lines = []
+    """A heading and one line per (teacher, student) pair present: GFLOPs and CPU latency of the
+    teacher over the student's (nothing when no pair is: a students-only run)."""
+    lines, ratios = [], []
     for teacher, student in COST_PAIRS:
         if teacher in facts and student in facts:
             t, s = facts[teacher], facts[student]
+            ratios.append(t["gflops_one_pass"] / s["gflops_one_pass"])
             lines.append(f"- {teacher} / {student}: GFLOPs {t['gflops_one_pass']:.3f} / {s['gflops_one_pass']:.3f} = "
-                         f"**{t['gflops_one_pass'] / s['gflops_one_pass']:.2f}×**, CPU latency {t['latency_ms']:.1f} / "
+                         f"**{ratios[-1]:.2f}×**, CPU latency {t['latency_ms']:.1f} / "
                          f"{s['latency_ms']:.1f} ms = **{t['latency_ms'] / s['latency_ms']:.2f}×**")
-    return lines
+    if not lines:
+        return []
+    verdict = "these are not" if max(ratios) < 2 else "so are these" if min(ratios) >= 2 else "some of these are"
+    return [f"Teacher cost over student cost (the papers' teachers are several times heavier than their "
+            f"students; {verdict}):", "", *lines, ""]
 
 
 def plot_curves(payload: dict, path: Path) -> None:
@@ -184,7 +193,7 @@ def job_time_per_seed(payload: dict, names: list[str]) -> tuple[float, list[int]
     """Mean over the seeds that hold every student of (sum of their jobs' wall times) / workers: the
     pool's time for one seed with no idle worker. Seeds are interleaved job by job in one pool
     (reproduce.py), so no seed has a wall-clock span of its own. Returns (mean s, seeds, per seed s)."""
-    jobs = [n for n in names if n != "sdpose (2 cycles)"]
+    jobs = [n for n in names if n != TWO_CYCLES]
     seeds = [s for s in payload["seeds"] if all(n in payload["results"].get(str(s), {}) for n in jobs)]
     if not jobs or not seeds:
         return None
@@ -202,11 +211,9 @@ def curves_name(path: Path) -> str:
 
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
-    order = [*(j for j in ("baseline", "sdpose", "sdpose (2 cycles)", "regression", "distilpose",
-                           "distilpose-official", "simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd"))]
-    names = [n for n in order if has_row(payload, n) and n not in payload["results"]["foundation"]]
-    facts = {n: model_facts(row_of(payload, seeds[0], n)["checkpoint"])
-             for n in [*payload["results"]["foundation"], *names] if n != "sdpose (2 cycles)"}
+    names = [n for n in REPORT_ORDER if has_row(payload, n) and n not in payload["results"]["foundation"]]
+    facts = {n: model_facts(row_of(payload, (seeds_of(payload, n) or [seeds[0]])[0], n)["checkpoint"])
+             for n in [*payload["results"]["foundation"], *names] if n != TWO_CYCLES}
     img = path.parent / "img" / curves_name(path)
     plot_curves(payload, img)
     job_time = job_time_per_seed(payload, names)
@@ -224,7 +231,7 @@ def write_results(payload: dict, path: Path) -> str:
         f"`{budget['augment']}`, AdamW lr {budget['lr']} with warm-up and cosine decay over each run's length, "
         f"batch {budget['batch_size']}. Epochs: {budget['epochs']}, others {budget['default_epochs']}; students "
         f"see {budget['student_steps']} batches per epoch.", "",
-        (f"Time: the {len([n for n in names if n != 'sdpose (2 cycles)'])} students of one seed take **{job_time[0] / 60:.1f} min** on "
+        (f"Time: the {len([n for n in names if n != TWO_CYCLES])} students of one seed take **{job_time[0] / 60:.1f} min** on "
          f"{payload['workers']} workers (each job's own wall time, summed, ÷ {payload['workers']}; seeds "
          f"{job_time[1]}: " + ", ".join(f"{t / 60:.1f}" for t in job_time[2]) + " min)"
          if job_time else "Time: no seed has every student yet; each job's own time is in the students' table")
@@ -237,9 +244,7 @@ def write_results(payload: dict, path: Path) -> str:
         f"![AP against training step for every run](img/{img.name})", "",
         "## Backbone and teachers (trained once, bundled)", "", *foundation_table(payload, facts), "",
         "## Students", "", *students_table(payload, facts, names), "",
-        "## The papers' claims, paired by seed", "", *comparisons_table(payload), "",
-        "Teacher cost over student cost (the papers' teachers are several times heavier than their "
-        "students; these are not):", "", *cost_ratios(facts), "",
+        "## The papers' claims, paired by seed", "", *comparisons_table(payload), "", *cost_ratios(facts),
     ]
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,8 +45,10 @@ def test_comparisons_pair_by_seed() -> None:
 def test_cost_ratios_and_plateau_gain() -> None:
     facts = {"teacher": {"gflops_one_pass": 0.3, "latency_ms": 12.0},
              "distilpose": {"gflops_one_pass": 0.1, "latency_ms": 4.0}}
-    (line,) = report.cost_ratios(facts)
+    heading, _, line, _ = report.cost_ratios(facts)
     assert "**3.00×**" in line and line.count("**3.00×**") == 2
+    assert heading.endswith("so are these):")
+    assert report.cost_ratios({"distilpose": facts["distilpose"]}) == []  # no teacher measured: no section
     assert report.plateau_gain([0.1, 0.5, 0.6, 0.62, 0.63]) == pytest.approx(13.0)
     assert report.plateau_gain([0.1, 0.2]) is None
 
@@ -62,3 +64,24 @@ def test_students_start_in_the_order_named() -> None:
 def test_each_report_draws_its_own_curves_picture() -> None:
     assert report.curves_name(Path("docs/RESULTS.md")) == "learning_curves.png"
     assert report.curves_name(Path("docs/RESULTS_plateau24.md")) == "learning_curves_plateau24.png"
+
+
+def test_report_of_a_subset_run_whose_seeds_hold_different_students(tmp_path, monkeypatch) -> None:
+    def facts(checkpoint: str) -> dict:
+        return {"name": "synth-student", "params_m": 1.0, "gflops_one_pass": 0.1, "latency_ms": 5.0,
+                "latency_all_cycles_ms": 9.0}
+    monkeypatch.setattr(report, "model_facts", facts)
+    payload = _payload()
+    payload["results"] = {"foundation": {}, "0": {"baseline": payload["results"]["0"]["baseline"]},
+                          "1": payload["results"]["1"]}  # seed 0 has no sdpose: a run killed part-way
+    payload.update(budget={"difficulty": "easy", "train_num": 10, "val_num": 5, "heldout_num": 5,
+                           "augment": "flip", "lr": 0.003, "batch_size": 4, "epochs": {},
+                           "default_epochs": 24, "student_steps": 3}, commands=["python benchmarks/reproduce.py"])
+    for seed_rows in payload["results"].values():
+        for row in seed_rows.values():
+            row.update({"checkpoint": "x.pt", "heldout-easy": 0.7, "heldout-medium": 0.4, "steps_per_epoch": 3})
+    text = report.write_results(payload, tmp_path / "RESULTS_subset.md")
+    sdpose = next(line for line in text.splitlines() if line.startswith("| sdpose |"))
+    assert "| 1 | 61.0 ± 0.0 | 61.0 |" in sdpose  # only seed 1 holds it
+    assert "Teacher cost" not in text  # no teacher in a students-only run
+    assert (tmp_path / "img" / "learning_curves_subset.png").is_file()
