@@ -164,7 +164,9 @@ def plot_curves(payload: dict, path: Path) -> None:
     groups = {"backbone and teachers": list(payload["results"]["foundation"]),
               "SDPose": ["baseline", "sdpose"], "DistilPose": ["regression", "distilpose", "distilpose-official"],
               "DWPose and the KD family": ["simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd"]}
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True)
+    groups = {title: names for title, names in groups.items() if any(has_row(payload, n) for n in names)}
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True, squeeze=False)
+    axes = axes[0]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (title, names) in zip(axes, groups.items()):
         for i, name in enumerate(n for n in names if has_row(payload, n)):
@@ -180,8 +182,7 @@ def plot_curves(payload: dict, path: Path) -> None:
         ax.set_title(title)
         ax.set_xlabel("training step (batch 32)")
         ax.grid(alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:  # the foundation panel is empty when it was read, not trained
-            ax.legend(fontsize=8)
+        ax.legend(fontsize=8)
     axes[0].set_ylabel("AP on SynthPose val (easy + medium), ×100")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
