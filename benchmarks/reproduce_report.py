@@ -47,13 +47,9 @@ def model_facts(checkpoint: str) -> dict:
     else:
         model = load_model(checkpoint)
     facts = describe_model(model.config)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: with two, the median of 20 calls moved by up to 1.7x between calls
-    try:
-        facts["latency_ms"] = model_latency_ms(model, batch=1, cycles=1)
-        facts["latency_all_cycles_ms"] = model_latency_ms(model, batch=1, cycles=model.config.cycle_num)
-    finally:
-        torch.set_num_threads(threads)
+    # one thread: with two, the median of 20 calls moved by up to 1.7x between calls
+    facts["latency_ms"] = model_latency_ms(model, batch=1, cycles=1, threads=1)
+    facts["latency_all_cycles_ms"] = model_latency_ms(model, batch=1, cycles=model.config.cycle_num, threads=1)
     return facts
 
 
@@ -213,7 +209,7 @@ def curves_name(path: Path) -> str:
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
     names = [n for n in REPORT_ORDER if has_row(payload, n) and n not in payload["results"]["foundation"]]
-    facts = {n: model_facts(row_of(payload, (seeds_of(payload, n) or [seeds[0]])[0], n)["checkpoint"])
+    facts = {n: model_facts(row_of(payload, seeds_of(payload, n)[0], n)["checkpoint"])
              for n in [*payload["results"]["foundation"], *names] if n != TWO_CYCLES}
     img = path.parent / "img" / curves_name(path)
     plot_curves(payload, img)
