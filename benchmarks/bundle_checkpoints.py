@@ -120,8 +120,9 @@ def _metrics(job_dir: Path, results: dict) -> dict:
 def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
     saved = json.loads((runs / "results.json").read_text()) if (runs / "results.json").is_file() else {}
     rows = {**saved.get("results", {}).get("foundation", {}), **saved.get("results", {}).get(str(seed), {})}
-    found_dir, seed_dir = runs / "foundation" / "seed0", runs / f"seed{seed}"
-    job_dirs = {job.name: job for folder in (found_dir, seed_dir) for job in folder.iterdir()
+    # the teachers' second stage (foundation/stage2) replaces their first
+    folders = (runs / "foundation" / "seed0", runs / "foundation" / "stage2" / "seed0", runs / f"seed{seed}")
+    job_dirs = {job.name: job for folder in folders if folder.is_dir() for job in folder.iterdir()
                 if (job / "model.pt").is_file()}
     out.mkdir(parents=True, exist_ok=True)
     if "backbone" in job_dirs:  # else the run read the bundled backbone: it stays as it is

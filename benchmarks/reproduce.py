@@ -11,7 +11,8 @@ curves, held-out easy / medium AP, params, GFLOPs, CPU latency, training time).
 
 The backbone (our stand-in for the ImageNet weights the papers start from) and the two teachers are
 trained once, long, on mixed easy + medium SynthPose, the way users of the papers download a teacher
-rather than train it; the teachers fine-tune the pretrained backbone. Every student then reads the
+rather than train it; the teachers fine-tune the pretrained backbone, then a second stage on three
+times the data, two thirds medium (``curriculum.py``), starts from their weights. Every student then reads the
 backbone frozen and distils from those teachers, in dependency order::
 
     teacher -> distilpose, distilpose-official;  simcc-teacher -> dwpose-s1 -> dwpose-s2;
@@ -43,7 +44,8 @@ from sdpose_core.models.zoo import CHECKPOINT_DIR
 from sdpose_core.train.run_dir import RunDir
 from sdpose_core.train.trainer import TrainOptions, train
 
-from reproduce_report import TWO_CYCLES, write_results  # benchmarks/ is on sys.path (a script's own folder)
+from curriculum import stage_two_data  # benchmarks/ is on sys.path (a script's own folder)
+from reproduce_report import STAGE1, TWO_CYCLES, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 # SynthPose seeds of this benchmark (the README and the tests use others)
@@ -53,18 +55,23 @@ SEEDS = {"train": 1301, "val": 1304, "heldout-easy": 1302, "heldout-medium": 130
 @dataclass(frozen=True)
 class Job:
     """One training run: ``name`` is its row, ``teacher`` the job it distils from (or a bundled file),
-    ``finetune`` trains the pretrained backbone too (the teachers)."""
+    ``finetune`` trains the pretrained backbone too (the teachers), ``init`` warm-starts from a job's
+    weights and ``data`` names its training set."""
 
     name: str
     recipe: str
     model: str | None = None
     teacher: str | None = None
     finetune: bool = False
+    init: str | None = None  # the job whose weights it starts from (the teachers' second stage)
+    data: str = "train"
 
 
 BACKBONE = Job("backbone", "backbone")
 TEACHERS = (Job("teacher", "teacher", finetune=True),
             Job("simcc-teacher", "simcc", model="synth-simcc-teacher", finetune=True))
+# second stage: more data, mostly medium (benchmarks/curriculum.py); its rows replace the first's
+STAGE2 = tuple(replace(job, init=job.name, data="stage2") for job in TEACHERS)
 STUDENTS = (  # in the order they start: the bundled roles first, the KD family last
     Job("distilpose", "distilpose", teacher="teacher"),
     Job("dwpose-s1", "dwpose-s1", teacher="simcc-teacher"),
@@ -100,36 +107,48 @@ class Budget:
         "backbone": 12, "teacher": 16, "simcc-teacher": 16, "dwpose-s2": 3})  # s2: ~20 % of stage 1
     default_epochs: int = 12
     student_steps: int | None = 250
+    stage2_num: int = 16000  # crops in each extra set of the teachers' second stage
+    stage2_epochs: int = 10
+    stage2_steps: int = 500
+    stage2_lr: float = 1e-3
 
     def epochs_of(self, job: Job) -> int:
-        return self.epochs.get(job.name, self.default_epochs)
+        return self.stage2_epochs if job.init else self.epochs.get(job.name, self.default_epochs)
 
     def steps_of(self, job: Job) -> int | None:
+        if job.init:
+            return self.stage2_steps
         return None if job in (BACKBONE, *TEACHERS) else self.student_steps
+
+    def lr_of(self, job: Job) -> float:
+        return self.stage2_lr if job.init else self.lr
 
 
 QUICK = Budget(train_num=200, val_num=40, heldout_num=40, default_epochs=1, student_steps=None,
+               stage2_num=20, stage2_epochs=1, stage2_steps=5,
                epochs={"backbone": 1, "teacher": 1, "simcc-teacher": 1, "dwpose-s2": 1})
 
 
 def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Budget,
-              backbone: Path | None, teacher: Path | None, threads: int, cache: Path | None = None) -> dict:
+              backbone: Path | None, teacher: Path | None, threads: int, cache: Path | None = None,
+              init: Path | None = None) -> dict:
     """Train one job in this process (a pool worker); returns its final metrics and its curve.
-    ``cache``: folder of cached frozen-backbone features and teacher outputs (students only)."""
+    ``cache``: folder of cached frozen-backbone features and teacher outputs (students only);
+    ``init``: checkpoint it starts from."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
     train(TrainOptions(
-        recipe=job.recipe, data=data["train"], val=data["val"], out=run, model=job.model, teacher=teacher,
+        recipe=job.recipe, data=data[job.data], val=data["val"], out=run, model=job.model, teacher=teacher,
         backbone=backbone, finetune_backbone=job.finetune, seed=seed, batch_size=budget.batch_size,
-        lr=budget.lr, augment=budget.augment, epochs=budget.epochs_of(job),
-        max_steps_per_epoch=budget.steps_of(job), progress=False,
-        feature_cache=None if job in (BACKBONE, *TEACHERS) else cache))
+        lr=budget.lr_of(job), augment=budget.augment, epochs=budget.epochs_of(job),
+        max_steps_per_epoch=budget.steps_of(job), progress=False, init=init,
+        feature_cache=None if job in (BACKBONE, *TEACHERS, *STAGE2) else cache))
     wall = time.perf_counter() - start  # epochs + building or reading the caches
     records = RunDir(run).read_metrics()
     row = {"AP": records[-1]["AP"], "PCK": records[-1].get("PCK@0.2", float("nan")),
            "seconds": sum(r.get("seconds", 0.0) for r in records), "checkpoint": str(run / "model.pt"),
            "curve": [r["AP"] for r in records], "steps_per_epoch": _steps_per_epoch(budget, job),
-           "wall_seconds": wall}
+           "wall_seconds": wall, **({"init": str(init)} if init else {})}
     model = load_model(run / "model.pt")
     for split in ("heldout-easy", "heldout-medium"):
         row[split] = evaluate_model(model, data[split], progress=False)["AP"]
@@ -167,9 +186,10 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
                 teacher = ready(seed, job)
                 if teacher is False or len(running) >= workers:
                     continue
-                backbone = None if job is BACKBONE else known["backbone"]
+                backbone = None if job is BACKBONE or job.init else known["backbone"]
+                init = known[job.init] if job.init else None
                 future = pool.submit(train_job, job, seed, data, out / f"seed{seed}" / job.name, budget,
-                                     backbone, teacher, 1, cache)
+                                     backbone, teacher, 1, cache, init)
                 running[future] = (seed, job)
                 pending.remove((seed, job))
             if not running:
@@ -232,7 +252,13 @@ def foundation_models(args: argparse.Namespace, data: dict[str, Path], budget: B
         run_pool([(0, BACKBONE)], data, args.out / "foundation", budget, args.workers, {}, fresh)
         run_pool([(0, job) for job in TEACHERS], data, args.out / "foundation", budget, args.workers,
                  {"backbone": Path(fresh[0]["backbone"]["checkpoint"])}, fresh)
-        foundation = fresh[0]
+        stage1 = {name: Path(row["checkpoint"]) for name, row in fresh[0].items()}
+        data = {**data, "stage2": stage_two_data(args.out / "data", data["train"], budget.stage2_num)}
+        second: dict = {}
+        run_pool([(0, job) for job in STAGE2], data, args.out / "foundation" / "stage2", budget, args.workers,
+                 stage1, second)
+        foundation = {"backbone": fresh[0]["backbone"],
+                      **{job.name + STAGE1: fresh[0][job.name] for job in TEACHERS}, **second[0]}
     if foundation:
         return foundation, {name: Path(row["checkpoint"]) for name, row in foundation.items()}, \
             time.perf_counter() - start
@@ -250,7 +276,7 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
         budget = replace(budget, default_epochs=args.student_epochs)
     saved = _load_saved(args.out)
     results: dict = {int(k): v for k, v in saved.get("results", {}).items() if k != "foundation"}
-    if results and saved.get("budget", asdict(budget)) != asdict(budget):
+    if results and any(asdict(budget).get(k) != v for k, v in saved.get("budget", {}).items()):
         raise SystemExit(f"{args.out} holds runs trained with another budget ({saved['budget']}); "
                          "use another --out (or the same --student-epochs / --quick as before)")
     data = make_data(args.out, budget)

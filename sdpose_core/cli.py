@@ -66,7 +66,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:  # on a shared 2-core box one thread can be many times faster than two
         torch.set_num_threads(args.threads)
-    for name in ("data", "val", "teacher", "backbone"):
+    for name in ("data", "val", "teacher", "backbone", "init"):
         path = getattr(args, name)
         if path is not None and not Path(path).exists():
             raise CLIError(f"--{name} {path} does not exist")
@@ -74,7 +74,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
                         backbone=args.backbone, seed=args.seed, workers=args.workers, progress=not args.quiet,
                         max_steps_per_epoch=args.max_steps, augment=args.augment,
-                        finetune_backbone=args.finetune_backbone, feature_cache=args.cache_features)
+                        finetune_backbone=args.finetune_backbone, feature_cache=args.cache_features,
+                        init=args.init)
     history = train(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -242,6 +243,9 @@ def _add_train_command(sub) -> None:
     p.add_argument("--finetune-backbone", action="store_true",
                    help="train the --backbone weights too instead of freezing them (the teachers do)")
     p.add_argument("--model", help="zoo name of the student (default: the recipe's)")
+    p.add_argument("--init", type=Path, metavar="CHECKPOINT",
+                   help="start from every weight of this model (same architecture), e.g. a curriculum's next "
+                        "stage; optimiser and learning-rate schedule start afresh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")

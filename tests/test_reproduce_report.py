@@ -2,6 +2,7 @@
 paired claims, plateau gains, on a hand-made results payload (no training)."""
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -85,3 +86,36 @@ def test_report_of_a_subset_run_whose_seeds_hold_different_students(tmp_path, mo
     assert "| 1 | 61.0 ± 0.0 | 61.0 |" in sdpose  # only seed 1 holds it
     assert "Teacher cost" not in text  # no teacher in a students-only run
     assert (tmp_path / "img" / "learning_curves_subset.png").is_file()
+
+
+def test_stage_two_data_merges_folders_and_stage_two_jobs_warm_start(tmp_path):
+    """The teachers' second stage: one COCO folder holding every crop of the sets it merges (ids
+    renumbered, images readable), and jobs that start from the first stage at their own schedule."""
+    from curriculum import merge_coco_folders
+    from sdpose_core.data.synthpose import generate_dataset
+    from sdpose_core.data.topdown import CocoKeypointDataset
+
+    parts = [generate_dataset(tmp_path / f"part{k}", num=3 + k, seed=40 + k, progress=False) for k in range(2)]
+    merged = merge_coco_folders(tmp_path / "merged", parts)
+    data = json.loads((merged / "annotations.json").read_text())
+    assert len(data["images"]) == 7 and len({im["id"] for im in data["images"]}) == 7
+    assert {a["image_id"] for a in data["annotations"]} == {im["id"] for im in data["images"]}
+    dataset = CocoKeypointDataset(merged, (128, 96))
+    assert len(dataset) == 7 and dataset[6]["image"].shape[-2:] == (128, 96)
+    budget = reproduce.Budget()
+    for job, first in zip(reproduce.STAGE2, reproduce.TEACHERS):
+        assert (job.name, job.recipe, job.model, job.init, job.data) == (first.name, first.recipe, first.model,
+                                                                         first.name, "stage2")
+        assert (budget.epochs_of(job), budget.steps_of(job), budget.lr_of(job)) == (10, 500, 1e-3)
+        assert (budget.epochs_of(first), budget.steps_of(first), budget.lr_of(first)) == (16, None, 3e-3)
+
+
+def test_foundation_seconds_adds_the_backbone_and_the_slower_teacher_of_each_stage():
+    rows = {"backbone": {"seconds": 100.0}, "teacher" + report.STAGE1: {"seconds": 50.0},
+            "simcc-teacher" + report.STAGE1: {"seconds": 70.0}, "teacher": {"seconds": 30.0},
+            "simcc-teacher": {"seconds": 20.0}}
+    assert report.foundation_seconds(rows) == 200.0
+    one_stage = {"backbone": {"seconds": 100.0}, "teacher": {"seconds": 50.0}, "simcc-teacher": {"seconds": 70.0}}
+    assert report.foundation_seconds(one_stage) == 170.0
+    assert report.foundation_seconds({"backbone": {"seconds": 1.0}}) is None
+    assert report.foundation_seconds({"teacher": {"seconds": 1.0}}) is None

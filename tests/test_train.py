@@ -199,3 +199,21 @@ def test_distilpose_logs_sigma_and_coordinate_spread(synth, tmp_path):
         assert record["sigma_mean"] > 0 and record["coord_batch_std"] >= 0
     # the recipe's floor: sigma never below 1 heatmap px in the intended form
     assert RunDir(tmp_path / "distilpose").read_metrics()[-1]["sigma_mean"] >= 1.0
+
+
+def test_init_warm_starts_every_weight_and_refuses_another_architecture(synth, tmp_path):
+    """``--init`` (a curriculum's next stage) copies every weight of a finished model before training,
+    backbone included and trainable; a model of another architecture is refused naming the keys."""
+    from sdpose_core.io.checkpoint import CheckpointError
+    from sdpose_core.train.trainer import Trainer
+
+    torch.manual_seed(5)
+    source = save_model(build_model("synth-teacher"), tmp_path / "stage1.pt")
+    trainer = Trainer(TrainOptions(recipe="teacher", data=synth["train"], out=tmp_path / "stage2", init=source,
+                                   **TINY))
+    expected = load_model(source).state_dict()
+    for key, value in trainer.student.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+    assert all(p.requires_grad for p in trainer.student.backbone.parameters())
+    with pytest.raises(CheckpointError, match="missing keys"):
+        Trainer(TrainOptions(recipe="simcc", data=synth["train"], out=tmp_path / "other", init=source, **TINY))
