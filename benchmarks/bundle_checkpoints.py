@@ -89,11 +89,11 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     return written
 
 
-def write_models_md(manifest: list[dict], out: Path, command: str) -> None:
+def write_models_md(manifest: list[dict], out: Path, command: str, doc: str = "RESULTS.md") -> None:
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file()) / 1e6
     lines = ["# Bundled models", "",
              f"Made by `{command}` from the reproduction run described in "
-             "[docs/RESULTS.md](../docs/RESULTS.md) (the backbone and teachers it trained once, one seed of "
+             f"[docs/{doc}](../docs/{doc}) (the backbone and teachers it trained once, one seed of "
              f"its students); float16. Trained on {TRAINED_ON} only: on real photos they are out of their "
              f"world. Every student reads the shared frozen backbone in `checkpoints/backbone.pt`; the "
              f"teachers fine-tuned theirs and carry it. {size:.1f} MB in all.", "",
@@ -117,7 +117,7 @@ def _metrics(job_dir: Path, results: dict) -> dict:
             "AP_medium": row.get("heldout-medium"), "trained_on": TRAINED_ON}
 
 
-def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
+def bundle(runs: Path, seed: int, out: Path, command: str, doc: str = "RESULTS.md") -> list[dict]:
     saved = json.loads((runs / "results.json").read_text()) if (runs / "results.json").is_file() else {}
     rows = {**saved.get("results", {}).get("foundation", {}), **saved.get("results", {}).get(str(seed), {})}
     # the teachers' second stage (foundation/stage2) replaces their first
@@ -149,7 +149,7 @@ def bundle(runs: Path, seed: int, out: Path, command: str) -> list[dict]:
                          "recipe": " → ".join(jobs), "path": str((out / run_name).relative_to(out.parent)),
                          "snapshots": len(snaps), **_metrics(job_dirs[jobs[-1]], rows)})
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    write_models_md(manifest, out, command)
+    write_models_md(manifest, out, command, doc)
     return manifest
 
 
@@ -158,9 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "reproduce")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "data_samples" / "checkpoints")
+    parser.add_argument("--doc", default="RESULTS.md", help="the report in docs/ that describes --runs")
     args = parser.parse_args(argv)
     command = "python benchmarks/bundle_checkpoints.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    for row in bundle(args.runs, args.seed, args.out, command.strip()):
+    for row in bundle(args.runs, args.seed, args.out, command.strip(), args.doc):
         print(f"{row['path']:<40} {row['recipe']:<24} AP {100 * row['AP']:.1f}")
     return 0
 

@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.bundle:
         from bundle_checkpoints import main as bundle_main
 
-        bundle_main(["--runs", str(args.out), "--seed", str(payload["seeds"][0])])
+        bundle_main(["--runs", str(args.out), "--seed", str(payload["seeds"][0]), "--doc", args.docs.name])
     return 0
 
 

@@ -248,7 +248,7 @@ def write_results(payload: dict, path: Path) -> str:
         "this machine's CPU. \"last 3 epochs\" is the AP gained over the last three epochs: near 0 means the run "
         "reached its plateau.", "",
         f"![AP against training step for every run](img/{img.name})", "",
-        "## Backbone and teachers (trained once, bundled)", "", *foundation_table(payload, facts), "",
+        "## Backbone and teachers (trained once)", "", *foundation_table(payload, facts), "",
         "## Students", "", *students_table(payload, facts, names), "",
         "## The papers' claims, paired by seed", "", *comparisons_table(payload), "", *cost_ratios(facts),
     ]
