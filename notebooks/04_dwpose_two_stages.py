@@ -252,12 +252,13 @@ else:
     display(Markdown(table))
 
 # %% [markdown]
-# `docs/RESULTS.md`, section *The distillation family on the same SimCC student*, compares these
-# rows with `simcc` gain by gain and warns that the baseline's seed-to-seed spread is as large as
+# `docs/RESULTS.md`, under *What the numbers say* (*The claims, 3 seeds*), pairs each of these rows
+# with `simcc` seed by seed and warns that the baseline's seed-to-seed spread is as large as
 # several of the gains, so read the per-seed column before ranking the means. It also says what
-# the numbers are consistent with (tf-NKD helps with no teacher at all; ViTKD's shallow-token
-# mimicking and deep-token generation give the transformer extra supervision per token) and
-# which experiments were not run.
+# the pairs are consistent with (the teacher carries something a student can use: NKD and MGD
+# are above SimCC at every seed, while DWPose's stage-1 recipe and teacher-free tf-NKD are not)
+# and which experiments were not run. These rows were distilled from the first-stage teachers;
+# `docs/RESULTS_stage2.md` repeats the teacher-dependent ones with the bundled second-stage teachers.
 #
 # **Watching one of these runs in the explorer.** Train with any family recipe. `--out` keeps the
 # run's `history/epoch_*.pt` snapshots and `metrics.jsonl`. Then open the folder in the
