@@ -180,8 +180,9 @@ def plot_curves(payload: dict, path: Path) -> None:
             for j, seed in enumerate(seeds_of(payload, name) if title != "backbone and teachers" else ["foundation"]):
                 row = row_of(payload, seed, name)
                 offset = 0
-                if name == "dwpose-s2":  # stage 2 continues stage 1 of the same seed
-                    s1 = row_of(payload, seed, "dwpose-s1")
+                first = "dwpose-s1" if name == "dwpose-s2" else name + STAGE1
+                if has_row(payload, first):  # a second stage continues its first (same seed)
+                    s1 = row_of(payload, seed, first)
                     offset = len(s1["curve"]) * s1["steps_per_epoch"]
                 steps = [offset + (e + 1) * row["steps_per_epoch"] for e in range(len(row["curve"]))]
                 ax.plot(steps, [100 * a for a in row["curve"]], "-o", ms=2.5, lw=1.2, color=colours[i % len(colours)],
