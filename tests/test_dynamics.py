@@ -109,8 +109,9 @@ def test_distance_to_a_teacher_is_zero_when_the_teacher_is_the_snapshot():
     last = D.load_history(DISTILPOSE_RUN)[-1]
     dyn = D.token_dynamics(DISTILPOSE_RUN, teacher=last.model, teacher_name="itself", count=3)
     assert dyn.teacher_mse.shape == (len(dyn.labels), 1, K) and dyn.teacher == "itself"
-    assert np.allclose(dyn.teacher_mse[-1], 0.0, atol=1e-12) and np.allclose(dyn.teacher_cosine[-1], 0.0, atol=1e-6)
-    assert np.all(dyn.teacher_mse[:-1].mean(-1) > 0)
+    # zero up to float32 rounding (2.6e-12 measured on the bundled run); the other snapshots are >= 1e-2
+    assert np.allclose(dyn.teacher_mse[-1], 0.0, atol=1e-9) and np.allclose(dyn.teacher_cosine[-1], 0.0, atol=1e-6)
+    assert np.all(dyn.teacher_mse[:-1].mean(-1) > 1e-6)
     assert D.teacher_for(last.recipe) == "synth-teacher" and D.teacher_for("sdpose") is None
 
 
