@@ -3,7 +3,7 @@
 curves, held-out easy / medium AP, params, GFLOPs, CPU latency, training time).
 
     python benchmarks/reproduce.py                       # students only, from data_samples/checkpoints
-    python benchmarks/reproduce.py --from-scratch        # also the backbone and both teachers (seed 0)
+    python benchmarks/reproduce.py --from-scratch        # also the backbone and both teachers, two stages (seed 0)
     python benchmarks/reproduce.py --seeds 0 --quick     # smoke run, minutes
     python benchmarks/reproduce.py --report-only         # rewrite the report from OUT/results.json
     (an --out that already holds a --from-scratch run reuses its backbone and teachers for more seeds)
@@ -320,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="train only these students, in this order (default: all); the others keep earlier results")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--from-scratch", action="store_true",
-                        help="also train the backbone and both teachers instead of reading the bundled ones")
+                        help="also train the backbone and both teachers (then their second stage, curriculum.py) "
+                             "instead of reading the bundled ones")
     parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
     parser.add_argument("--no-cache", action="store_true",
                         help="students run their frozen backbone and teacher every step (default: computed once "
