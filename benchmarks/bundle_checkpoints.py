@@ -120,8 +120,9 @@ def _metrics(job_dir: Path, results: dict) -> dict:
 def bundle(runs: Path, seed: int, out: Path, command: str, doc: str = "RESULTS.md") -> list[dict]:
     saved = json.loads((runs / "results.json").read_text()) if (runs / "results.json").is_file() else {}
     rows = {**saved.get("results", {}).get("foundation", {}), **saved.get("results", {}).get(str(seed), {})}
-    # the teachers' second stage (foundation/stage2) replaces their first
-    folders = (runs / "foundation" / "seed0", runs / "foundation" / "stage2" / "seed0", runs / f"seed{seed}")
+    # a teacher's later stage (foundation/stage2, stage3) replaces its earlier ones
+    folders = (runs / "foundation" / "seed0", runs / "foundation" / "stage2" / "seed0",
+               runs / "foundation" / "stage3" / "seed0", runs / f"seed{seed}")
     job_dirs = {job.name: job for folder in folders if folder.is_dir() for job in folder.iterdir()
                 if (job / "model.pt").is_file()}
     out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,8 @@ curves, held-out easy / medium AP, params, GFLOPs, CPU latency, training time).
 The backbone (our stand-in for the ImageNet weights the papers start from) and the two teachers are
 trained once, long, on mixed easy + medium SynthPose, the way users of the papers download a teacher
 rather than train it; the teachers fine-tune the pretrained backbone, then a second stage on three
-times the data, two thirds medium (``curriculum.py``), starts from their weights. Every student then reads the
+times the data, two thirds medium (``curriculum.py``), starts from their weights, then a third puts the
+heatmap teacher's head on the SimCC teacher's body (``STAGE3``). Every student then reads the
 backbone frozen and distils from those teachers, in dependency order::
 
     teacher -> distilpose, distilpose-official;  simcc-teacher -> dwpose-s1 -> dwpose-s2;
@@ -45,7 +46,7 @@ from sdpose_core.train.run_dir import RunDir
 from sdpose_core.train.trainer import TrainOptions, train
 
 from curriculum import stage_two_data  # benchmarks/ is on sys.path (a script's own folder)
-from reproduce_report import STAGE1, TWO_CYCLES, write_results
+from reproduce_report import TWO_CYCLES, stage_label, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 # SynthPose seeds of this benchmark (the README and the tests use others)
@@ -64,6 +65,7 @@ class Job:
     teacher: str | None = None
     finetune: bool = False
     init: str | None = None  # the job whose weights it starts from (the teachers' second stage)
+    init_body: str | None = None  # then every weight but the head from this job's (the third stage)
     data: str = "train"
 
 
@@ -72,6 +74,9 @@ TEACHERS = (Job("teacher", "teacher", finetune=True),
             Job("simcc-teacher", "simcc", model="synth-simcc-teacher", finetune=True))
 # second stage: more data, mostly medium (benchmarks/curriculum.py); its rows replace the first's
 STAGE2 = tuple(replace(job, init=job.name, data="stage2") for job in TEACHERS)
+# third stage, heatmap teacher only: its own head on the (better) SimCC teacher's second-stage body
+STAGE3 = (replace(STAGE2[0], init_body="simcc-teacher"),)
+FOUNDATION = (BACKBONE, *TEACHERS, *STAGE2, *STAGE3)  # trained once, read by every seed
 STUDENTS = (  # in the order they start: the bundled roles first, the KD family last
     Job("distilpose", "distilpose", teacher="teacher"),
     Job("dwpose-s1", "dwpose-s1", teacher="simcc-teacher"),
@@ -111,9 +116,12 @@ class Budget:
     stage2_epochs: int = 10
     stage2_steps: int = 500
     stage2_lr: float = 1e-3
+    stage3_epochs: int = 8  # same data, steps and rate as the second stage
 
     def epochs_of(self, job: Job) -> int:
-        return self.stage2_epochs if job.init else self.epochs.get(job.name, self.default_epochs)
+        if job.init:
+            return self.stage3_epochs if job.init_body else self.stage2_epochs
+        return self.epochs.get(job.name, self.default_epochs)
 
     def steps_of(self, job: Job) -> int | None:
         if job.init:
@@ -125,30 +133,31 @@ class Budget:
 
 
 QUICK = Budget(train_num=200, val_num=40, heldout_num=40, default_epochs=1, student_steps=None,
-               stage2_num=20, stage2_epochs=1, stage2_steps=5,
+               stage2_num=20, stage2_epochs=1, stage2_steps=5, stage3_epochs=1,
                epochs={"backbone": 1, "teacher": 1, "simcc-teacher": 1, "dwpose-s2": 1})
 
 
 def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Budget,
               backbone: Path | None, teacher: Path | None, threads: int, cache: Path | None = None,
-              init: Path | None = None) -> dict:
+              init: Path | None = None, init_body: Path | None = None) -> dict:
     """Train one job in this process (a pool worker); returns its final metrics and its curve.
     ``cache``: folder of cached frozen-backbone features and teacher outputs (students only);
-    ``init``: checkpoint it starts from."""
+    ``init`` / ``init_body``: checkpoints it starts from (all weights / all but the head)."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
     train(TrainOptions(
         recipe=job.recipe, data=data[job.data], val=data["val"], out=run, model=job.model, teacher=teacher,
         backbone=backbone, finetune_backbone=job.finetune, seed=seed, batch_size=budget.batch_size,
         lr=budget.lr_of(job), augment=budget.augment, epochs=budget.epochs_of(job),
-        max_steps_per_epoch=budget.steps_of(job), progress=False, init=init,
-        feature_cache=None if job in (BACKBONE, *TEACHERS, *STAGE2) else cache))
+        max_steps_per_epoch=budget.steps_of(job), progress=False, init=init, init_body=init_body,
+        feature_cache=None if job in FOUNDATION else cache))
     wall = time.perf_counter() - start  # epochs + building or reading the caches
     records = RunDir(run).read_metrics()
     row = {"AP": records[-1]["AP"], "PCK": records[-1].get("PCK@0.2", float("nan")),
            "seconds": sum(r.get("seconds", 0.0) for r in records), "checkpoint": str(run / "model.pt"),
            "curve": [r["AP"] for r in records], "steps_per_epoch": _steps_per_epoch(budget, job),
-           "wall_seconds": wall, **({"init": str(init)} if init else {})}
+           "wall_seconds": wall, **({"init": str(init)} if init else {}),
+           **({"init_body": str(init_body)} if init_body else {})}
     model = load_model(run / "model.pt")
     for split in ("heldout-easy", "heldout-medium"):
         row[split] = evaluate_model(model, data[split], progress=False)["AP"]
@@ -187,9 +196,9 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
                 if teacher is False or len(running) >= workers:
                     continue
                 backbone = None if job is BACKBONE or job.init else known["backbone"]
-                init = known[job.init] if job.init else None
+                init, body = (known[name] if name else None for name in (job.init, job.init_body))
                 future = pool.submit(train_job, job, seed, data, out / f"seed{seed}" / job.name, budget,
-                                     backbone, teacher, 1, cache, init)
+                                     backbone, teacher, 1, cache, init, body)
                 running[future] = (seed, job)
                 pending.remove((seed, job))
             if not running:
@@ -257,8 +266,13 @@ def foundation_models(args: argparse.Namespace, data: dict[str, Path], budget: B
         second: dict = {}
         run_pool([(0, job) for job in STAGE2], data, args.out / "foundation" / "stage2", budget, args.workers,
                  stage1, second)
+        third: dict = {}
+        run_pool([(0, job) for job in STAGE3], data, args.out / "foundation" / "stage3", budget, args.workers,
+                 {name: Path(row["checkpoint"]) for name, row in second[0].items()}, third)
         foundation = {"backbone": fresh[0]["backbone"],
-                      **{job.name + STAGE1: fresh[0][job.name] for job in TEACHERS}, **second[0]}
+                      **{job.name + stage_label(1): fresh[0][job.name] for job in TEACHERS},
+                      **{job.name + stage_label(2): second[0][job.name] for job in STAGE3},
+                      **second[0], **third[0]}
     if foundation:
         return foundation, {name: Path(row["checkpoint"]) for name, row in foundation.items()}, \
             time.perf_counter() - start
@@ -320,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="train only these students, in this order (default: all); the others keep earlier results")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--from-scratch", action="store_true",
-                        help="also train the backbone and both teachers (then their second stage, curriculum.py) "
+                        help="also train the backbone and both teachers (then their second and third stages, curriculum.py) "
                              "instead of reading the bundled ones")
     parser.add_argument("--quick", action="store_true", help="tiny data and 1 epoch: a smoke run")
     parser.add_argument("--no-cache", action="store_true",

@@ -5,6 +5,7 @@ the hand-written analysis below ``ANALYSIS_MARK`` survives a rewrite.
 """
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sdpose_core.io.checkpoint import read_checkpoint
 from sdpose_core.models.zoo import build_model, describe_model, get_config
 
 TWO_CYCLES = "sdpose (2 cycles)"  # the SDPose students evaluated with both cycles (reproduce.add_two_cycle_rows)
-STAGE1 = " (stage 1)"  # a teacher's first-stage row when its second stage ran (reproduce.foundation_models)
+STAGE = re.compile(r"(?P<job>.+) \(stage (?P<stage>\d+)\)")  # a teacher's earlier stage (reproduce.foundation_models)
 REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "regression", "distilpose", "distilpose-official", "simcc",
                 "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
 ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
@@ -78,14 +79,30 @@ def row_of(payload: dict, seed: int | str, name: str) -> dict:
     return results.get(str(seed), {}).get(name) or results["foundation"][name]
 
 
+def stage_label(stage: int) -> str:
+    """The suffix of a teacher's row for a stage that a later one replaced: ``teacher (stage 1)``."""
+    return f" (stage {stage})"
+
+
+def stage_of(name: str, names) -> int:
+    """The stage of a foundation row: its label's, or for a final row one more than its earlier rows."""
+    match = STAGE.fullmatch(name)
+    if match:
+        return int(match["stage"])
+    return 1 + sum(1 for other in names if (m := STAGE.fullmatch(other)) and m["job"] == name)
+
+
 def foundation_seconds(rows: dict) -> float | None:
-    """Training time of a --from-scratch foundation: the backbone, then both teachers side by side on
-    the 2 workers, then (when run) their second stage side by side; None when it was read, not trained."""
+    """Training time of a --from-scratch foundation: the backbone, then each stage of the teachers
+    (those of one stage side by side on the 2 workers); None when it was read, not trained."""
     if "backbone" not in rows or len(rows) == 1:
         return None
-    first = [row["seconds"] for name, row in rows.items() if name.endswith(STAGE1)]
-    final = [row["seconds"] for name, row in rows.items() if name != "backbone" and not name.endswith(STAGE1)]
-    return rows["backbone"]["seconds"] + max(first, default=0.0) + max(final)
+    slowest: dict[int, float] = {}
+    for name, row in rows.items():
+        if name != "backbone":
+            stage = stage_of(name, rows)
+            slowest[stage] = max(slowest.get(stage, 0.0), row["seconds"])
+    return rows["backbone"]["seconds"] + sum(slowest.values())
 
 
 def foundation_table(payload: dict, facts: dict[str, dict]) -> list[str]:
@@ -179,11 +196,11 @@ def plot_curves(payload: dict, path: Path) -> None:
         for i, name in enumerate(n for n in names if has_row(payload, n)):
             for j, seed in enumerate(seeds_of(payload, name) if title != "backbone and teachers" else ["foundation"]):
                 row = row_of(payload, seed, name)
-                offset = 0
-                first = "dwpose-s1" if name == "dwpose-s2" else name + STAGE1
-                if has_row(payload, first):  # a second stage continues its first (same seed)
-                    s1 = row_of(payload, seed, first)
-                    offset = len(s1["curve"]) * s1["steps_per_epoch"]
+                earlier = ["dwpose-s1"] if name == "dwpose-s2" else \
+                    [name + stage_label(k) for k in range(1, stage_of(name, payload["results"]["foundation"]))]
+                offset = 0  # a later stage continues the earlier ones (same seed)
+                for before in (row_of(payload, seed, n) for n in earlier if has_row(payload, n)):
+                    offset += len(before["curve"]) * before["steps_per_epoch"]
                 steps = [offset + (e + 1) * row["steps_per_epoch"] for e in range(len(row["curve"]))]
                 ax.plot(steps, [100 * a for a in row["curve"]], "-o", ms=2.5, lw=1.2, color=colours[i % len(colours)],
                         alpha=0.9 if j == 0 else 0.45, label=name if j == 0 else None)
@@ -241,8 +258,8 @@ def write_results(payload: dict, path: Path) -> str:
          f"{payload['workers']} workers (each job's own wall time, summed, ÷ {payload['workers']}; seeds "
          f"{job_time[1]}: " + ", ".join(f"{t / 60:.1f}" for t in job_time[2]) + " min)"
          if job_time else "Time: no seed has every student yet; each job's own time is in the students' table")
-        + (f"; the backbone, then both teachers side by side, then their second stage side by side "
-           f"(`--from-scratch`) took **{found / 60:.1f} min** of training (the backbone's epochs plus the slower "
+        + (f"; the backbone, then both teachers side by side, then their second stage side by side, then "
+           f"the heatmap teacher's third (`--from-scratch`) took **{found / 60:.1f} min** of training (the backbone's epochs plus the slower "
            "teacher's of each stage)." if found else
            "; the backbone and teachers were read from data_samples/checkpoints."), "",
         "AP is COCO keypoint AP ×100 (pycocotools, GT boxes). Latency is one 128×96 crop, one pass, one thread of "

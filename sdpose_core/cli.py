@@ -66,16 +66,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.threads:  # on a shared 2-core box one thread can be many times faster than two
         torch.set_num_threads(args.threads)
-    for name in ("data", "val", "teacher", "backbone", "init"):
+    for name in ("data", "val", "teacher", "backbone", "init", "init_body"):
         path = getattr(args, name)
         if path is not None and not Path(path).exists():
-            raise CLIError(f"--{name} {path} does not exist")
+            raise CLIError(f"--{name.replace('_', '-')} {path} does not exist")
     opts = TrainOptions(recipe=args.recipe, data=args.data, val=args.val, out=args.out, epochs=args.epochs,
                         batch_size=args.batch_size, lr=args.lr, teacher=args.teacher, model=args.model,
                         backbone=args.backbone, seed=args.seed, workers=args.workers, progress=not args.quiet,
                         max_steps_per_epoch=args.max_steps, augment=args.augment,
                         finetune_backbone=args.finetune_backbone, feature_cache=args.cache_features,
-                        init=args.init)
+                        init=args.init, init_body=args.init_body)
     history = train(opts)
     if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
         return 0
@@ -246,6 +246,9 @@ def _add_train_command(sub) -> None:
     p.add_argument("--init", type=Path, metavar="CHECKPOINT",
                    help="start from every weight of this model (same architecture), e.g. a curriculum's next "
                         "stage; optimiser and learning-rate schedule start afresh")
+    p.add_argument("--init-body", type=Path, metavar="CHECKPOINT",
+                   help="then take every weight but the head from this model (same body, any head), e.g. the "
+                        "SimCC teacher's body for the heatmap teacher; the head keeps --init's weights or starts fresh")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     p.add_argument("--max-steps", type=_positive_int, help="cap optimiser steps per epoch")

@@ -111,11 +111,26 @@ def test_stage_two_data_merges_folders_and_stage_two_jobs_warm_start(tmp_path):
 
 
 def test_foundation_seconds_adds_the_backbone_and_the_slower_teacher_of_each_stage():
-    rows = {"backbone": {"seconds": 100.0}, "teacher" + report.STAGE1: {"seconds": 50.0},
-            "simcc-teacher" + report.STAGE1: {"seconds": 70.0}, "teacher": {"seconds": 30.0},
+    s1, s2 = report.stage_label(1), report.stage_label(2)
+    rows = {"backbone": {"seconds": 100.0}, "teacher" + s1: {"seconds": 50.0},
+            "simcc-teacher" + s1: {"seconds": 70.0}, "teacher": {"seconds": 30.0},
             "simcc-teacher": {"seconds": 20.0}}
     assert report.foundation_seconds(rows) == 200.0
+    # a third stage for the heatmap teacher alone runs after both second stages
+    three = {"backbone": {"seconds": 100.0}, "teacher" + s1: {"seconds": 50.0}, "simcc-teacher" + s1: {"seconds": 70.0},
+             "teacher" + s2: {"seconds": 30.0}, "simcc-teacher": {"seconds": 20.0}, "teacher": {"seconds": 5.0}}
+    assert [report.stage_of(name, three) for name in three if name != "backbone"] == [1, 1, 2, 2, 3]
+    assert report.foundation_seconds(three) == 205.0
     one_stage = {"backbone": {"seconds": 100.0}, "teacher": {"seconds": 50.0}, "simcc-teacher": {"seconds": 70.0}}
     assert report.foundation_seconds(one_stage) == 170.0
     assert report.foundation_seconds({"backbone": {"seconds": 1.0}}) is None
     assert report.foundation_seconds({"teacher": {"seconds": 1.0}}) is None
+
+
+def test_stage_three_puts_the_heatmap_head_on_the_simcc_teachers_second_stage_body():
+    budget = reproduce.Budget()
+    (job,) = reproduce.STAGE3
+    assert (job.name, job.recipe, job.init, job.init_body, job.data) == ("teacher", "teacher", "teacher",
+                                                                         "simcc-teacher", "stage2")
+    assert (budget.epochs_of(job), budget.steps_of(job), budget.lr_of(job)) == (8, 500, 1e-3)
+    assert job in reproduce.FOUNDATION and not any(s in reproduce.FOUNDATION for s in reproduce.STUDENTS)

@@ -217,3 +217,26 @@ def test_init_warm_starts_every_weight_and_refuses_another_architecture(synth, t
     assert all(p.requires_grad for p in trainer.student.backbone.parameters())
     with pytest.raises(CheckpointError, match="missing keys"):
         Trainer(TrainOptions(recipe="simcc", data=synth["train"], out=tmp_path / "other", init=source, **TINY))
+
+
+def test_init_body_takes_every_weight_but_the_head_from_a_model_with_another_head(synth, tmp_path):
+    """``--init-body`` (the heatmap teacher's third stage on the SimCC teacher's body) copies every
+    weight outside ``head.`` from a model with another head and keeps the student's own head; a model
+    of another body is refused naming the keys."""
+    from sdpose_core.io.checkpoint import CheckpointError
+    from sdpose_core.train.trainer import Trainer
+
+    torch.manual_seed(6)
+    paths = {name: save_model(build_model(name), tmp_path / f"{name}.pt")
+             for name in ("synth-teacher", "synth-simcc-teacher", "synth-student")}
+    trainer = Trainer(TrainOptions(recipe="teacher", data=synth["train"], out=tmp_path / "stage3",
+                                   init=paths["synth-teacher"], init_body=paths["synth-simcc-teacher"], **TINY))
+    head, body = load_model(paths["synth-teacher"]).state_dict(), load_model(paths["synth-simcc-teacher"]).state_dict()
+    state = trainer.student.state_dict()
+    body_keys = [k for k in state if not k.startswith("head.") and state[k].is_floating_point()]
+    assert body_keys and any(not torch.equal(head[k], body[k]) for k in body_keys)  # the two sources differ
+    for key, value in state.items():
+        assert torch.equal(value, (head if key.startswith("head.") else body)[key]), key
+    with pytest.raises(CheckpointError, match="(?s)every weight but the head.*missing keys"):
+        Trainer(TrainOptions(recipe="teacher", data=synth["train"], out=tmp_path / "other",
+                             init_body=paths["synth-student"], **TINY))

@@ -148,6 +148,16 @@ def load_state_dict_strict(model: nn.Module, state_dict: dict[str, torch.Tensor]
     model.load_state_dict(state_dict, strict=True)
 
 
+def load_body_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str,
+                     head_prefix: str = "head.") -> None:
+    """Every weight outside the head (``head_prefix``) from ``state_dict``, strict on those keys; the
+    model keeps its own head. For a model of the same body with another head (a heatmap teacher
+    warm-started from a SimCC one)."""
+    own_head = {k: v for k, v in model.state_dict().items() if k.startswith(head_prefix)}
+    body = {k: v for k, v in state_dict.items() if not k.startswith(head_prefix)}
+    load_state_dict_strict(model, {**body, **own_head}, f"{source} (every weight but the head)")
+
+
 # ---- building ----------------------------------------------------------------------------------
 def _strip_module(state: dict) -> dict:
     if state and all(k.startswith("module.") for k in state):

@@ -21,7 +21,7 @@ from sdpose_core.data.topdown import CocoKeypointDataset, collate
 from sdpose_core.data.transforms import AugmentConfig
 from sdpose_core.data.codecs import codec_for
 from sdpose_core.evaluate.predict import evaluate_model
-from sdpose_core.io.checkpoint import load_model, load_state_dict_strict, read_backbone, save_model
+from sdpose_core.io.checkpoint import load_body_strict, load_model, load_state_dict_strict, read_backbone, save_model
 from sdpose_core.models.backbone import load_backbone_
 from sdpose_core.train.feature_cache import cache_training_crops
 from sdpose_core.train.distributed import DistInfo, all_reduce_mean, barrier, cleanup, setup_distributed
@@ -63,6 +63,7 @@ class TrainOptions:
     finetune_backbone: bool = False
     feature_cache: Path | None = None  # folder: frozen backbone / teacher outputs computed once (feature_cache.py)
     init: Path | None = None  # warm start: every weight from a finished model of the same architecture
+    init_body: Path | None = None  # then every weight but the head from a model of the same body, any head
 
     def __post_init__(self) -> None:
         recipe = get_recipe(self.recipe)
@@ -134,6 +135,8 @@ class Trainer:
         self.student = build_student(self.recipe, opts.model, self.teacher)
         if opts.init:  # a curriculum's next stage (docs/training.md); the optimiser and schedule start afresh
             load_state_dict_strict(self.student, load_model(opts.init).state_dict(), str(opts.init))
+        if opts.init_body:  # e.g. the heatmap teacher's third stage on the SimCC teacher's body
+            load_body_strict(self.student, load_model(opts.init_body).state_dict(), str(opts.init_body))
         if opts.backbone:  # pretrained; frozen (BN statistics too: keep_frozen_norms_in_eval) unless fine-tuned
             load_backbone_(self.student, read_backbone(opts.backbone), freeze=not opts.finetune_backbone)
         self.objective = objective if objective is not None else build_objective(self.recipe, self.student, self.teacher)
