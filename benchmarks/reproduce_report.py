@@ -20,6 +20,7 @@ TWO_CYCLES = "sdpose (2 cycles)"  # the SDPose students evaluated with both cycl
 STAGE = re.compile(r"(?P<job>.+) \(stage (?P<stage>\d+)\)")  # a teacher's earlier stage (reproduce.foundation_models)
 REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "regression", "distilpose", "distilpose-official", "simcc",
                 "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
+LATENCY_WARMUP, LATENCY_REPEATS = 30, 200  # per model and cycle count (model_facts)
 ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
 # (claim, run, reference): each compared per seed, paired
 COMPARISONS = (
@@ -49,9 +50,11 @@ def model_facts(checkpoint: str) -> dict:
     else:
         model = load_model(checkpoint)
     facts = describe_model(model.config)
-    # one thread: with two, the median of 20 calls moved by up to 1.7x between calls
-    facts["latency_ms"] = model_latency_ms(model, batch=1, cycles=1, threads=1)
-    facts["latency_all_cycles_ms"] = model_latency_ms(model, batch=1, cycles=model.config.cycle_num, threads=1)
+    # one thread (with two, the median of 20 calls moved by up to 1.7x between calls) and 200 calls
+    # after 30 of warm-up: with 20 after 3, two students of one architecture differed by 1.6x
+    timing = dict(batch=1, threads=1, warmup=LATENCY_WARMUP, repeats=LATENCY_REPEATS)
+    facts["latency_ms"] = model_latency_ms(model, cycles=1, **timing)
+    facts["latency_all_cycles_ms"] = model_latency_ms(model, cycles=model.config.cycle_num, **timing)
     return facts
 
 
