@@ -276,6 +276,7 @@ def write_results(payload: dict, path: Path) -> str:
     text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     old = path.read_text() if path.is_file() else ""
-    kept = old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ""
-    path.write_text(text + ("\n" + kept if kept else ""))
+    # the mark is always written, so text added below it by hand survives the next rewrite
+    kept = old[old.index(ANALYSIS_MARK):] if ANALYSIS_MARK in old else ANALYSIS_MARK + "\n"
+    path.write_text(text + "\n" + kept)
     return text

@@ -86,6 +86,13 @@ def test_report_of_a_subset_run_whose_seeds_hold_different_students(tmp_path, mo
     assert "| 1 | 61.0 ± 0.0 | 61.0 |" in sdpose  # only seed 1 holds it
     assert "Teacher cost" not in text  # no teacher in a students-only run
     assert (tmp_path / "img" / "learning_curves_subset.png").is_file()
+    # a first report already ends with the mark, so an analysis typed below it survives a rewrite
+    report_path = tmp_path / "RESULTS_subset.md"
+    assert report_path.read_text().rstrip().endswith(report.ANALYSIS_MARK)
+    report_path.write_text(report_path.read_text() + "\n## What the numbers say\n\nhand-written\n")
+    report.write_results(payload, report_path)
+    assert report_path.read_text().count(report.ANALYSIS_MARK) == 1
+    assert report_path.read_text().endswith("## What the numbers say\n\nhand-written\n")
 
 
 def test_stage_two_data_merges_folders_and_stage_two_jobs_warm_start(tmp_path):
