@@ -26,6 +26,7 @@ from sdpose_core.evaluate.predict import evaluate_model
 
 from curriculum import stage_two_data  # benchmarks/ is on sys.path
 from reproduce import QUICK, STAGE2, STAGE3, Budget, make_data, run_pool
+from reproduce_report import STAGE, stage_label
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     third: dict = {}
     run_pool([(0, job) for job in STAGE3], data, args.out / "stage3", budget, 2,
              {name: Path(row["checkpoint"]) for name, row in second[0].items()}, third)
-    rows = {"teacher (stage 2)": second[0]["teacher"], **second[0], **third[0]}
+    rows = {"teacher" + stage_label(2): second[0]["teacher"], **second[0], **third[0]}
     for name, path in start_from.items():  # the "start" columns: the first-stage teacher a row came from
         start = load_model(path)
         for split in ("heldout-easy", "heldout-medium"):
             ap = evaluate_model(start, data[split], progress=False)["AP"]
-            for row in (row for key, row in rows.items() if key.split(" ")[0] == name):
+            for row in (row for key, row in rows.items() if (STAGE.fullmatch(key) or {"job": key})["job"] == name):
                 row[f"start-{split}"] = ap
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"{'teacher':<18}{'start easy':>11}{'start medium':>13}{'easy':>7}{'medium':>8}{'minutes':>9}")
