@@ -35,7 +35,7 @@ STAGE_NAMES = {"dwpose-s1": "stage 1", "dwpose-s2": "stage 2"}
 
 
 TRAINED_ON = "SynthPose easy + medium (128x96 crops)"
-MAX_SNAPSHOTS = 5  # per history: the first epochs (the jump comes early), then the last two (size budget)
+MAX_SNAPSHOTS = 5  # per history: around the jump, the first and the last two (size budget)
 
 
 def bundle_role(job_dir: Path, out: Path, name: str, shared: dict) -> Path:
@@ -48,17 +48,37 @@ def bundle_role(job_dir: Path, out: Path, name: str, shared: dict) -> Path:
                       recipe=_recipe(job_dir), source=job_dir.name, trained_on=TRAINED_ON)
 
 
-# snapshots kept per job of a staged run (DWPose: both sides of stage 1's jump, the end of stage 2)
+# snapshots kept per job of a staged run (DWPose: both sides of stage 1's jump, its first and last
+# epochs, the end of stage 2)
 KEEP = {"dwpose-s1": 4, "dwpose-s2": 1}
 
 
-def pick_snapshots(snaps: list[Path], keep: int = MAX_SNAPSHOTS) -> list[Path]:
-    """At most ``keep`` snapshots: the first ``keep - 2`` epochs (the jump happens early), then the
-    last two, so both sides of the jump and the plateau are there (only the last ``keep`` when
-    ``keep < 3``)."""
+def pick_snapshots(snaps: list[Path], curve: list[float], keep: int = MAX_SNAPSHOTS) -> list[Path]:
+    """At most ``keep`` snapshots chosen from the run's val-AP ``curve`` (one value per epoch, as
+    ``snaps``), in this priority: the epochs either side of the largest one-epoch gain (the jump),
+    the last epoch, the first, the one before the last, then the middle of the widest gap left, so
+    the history shows before, during and after the jump wherever in the run it came. ``keep < 3``:
+    the last ``keep``.
+
+    Args:
+        snaps: the run's snapshot files, epoch order.
+        curve: val AP after each epoch (``metrics.jsonl``), the same length as ``snaps``.
+        keep: how many to bundle (size budget: ``MAX_SNAPSHOTS``, or ``KEEP`` per job).
+    """
+    if len(snaps) != len(curve):
+        raise ValueError(f"{len(snaps)} snapshots but {len(curve)} epochs of metrics")
     if len(snaps) <= keep:
         return snaps
-    return snaps[len(snaps) - keep:] if keep < 3 else snaps[:keep - 2] + snaps[-2:]
+    if keep < 3:
+        return snaps[len(snaps) - keep:]
+    last = len(snaps) - 1
+    jump = max(range(1, len(curve)), key=lambda i: curve[i] - curve[i - 1])
+    chosen = list(dict.fromkeys([jump - 1, jump, last, 0, last - 1]))[:keep]  # in order of priority
+    while len(chosen) < keep:  # fill the widest gap between chosen epochs with its middle
+        ordered = sorted(chosen)
+        gap_start, gap_end = max(zip(ordered, ordered[1:]), key=lambda pair: pair[1] - pair[0])
+        chosen.append((gap_start + gap_end) // 2)
+    return [snaps[i] for i in sorted(chosen)]
 
 
 def _recipe(job_dir: Path) -> str:
@@ -72,7 +92,8 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     for job_dir in job_dirs:
         recipe, stage = _recipe(job_dir), STAGE_NAMES.get(job_dir.name, "")
         snaps = RunDir(job_dir).snapshots()
-        chosen = pick_snapshots(snaps, KEEP.get(job_dir.name, MAX_SNAPSHOTS))
+        curve = [m["AP"] for m in RunDir(job_dir).read_metrics()]
+        chosen = pick_snapshots(snaps, curve, KEEP.get(job_dir.name, MAX_SNAPSHOTS))
         for path in chosen:
             obj = read_checkpoint(path)
             epoch = int(path.stem.split("_")[-1])

@@ -91,6 +91,10 @@ STUDENTS = (  # in the order they start: the bundled roles first, the KD family 
     Job("vitkd", "vitkd", teacher="simcc-teacher"),
     Job("mgd", "mgd", teacher="simcc-teacher"),
 )
+# opt-in (named in --jobs, never run by default): SDPose and its baseline in the paper's regime, where
+# the CNN stem trains with the transformer (SDPose / TokenPose train StemNet end to end), instead of
+# reading the pretrained backbone frozen; no feature cache (the backbone changes every step)
+REGIME = (Job("baseline-ft", "baseline", finetune=True), Job("sdpose-ft", "sdpose", finetune=True))
 # the bundled files the default (students-only) mode distils from
 BUNDLED = {"backbone": CHECKPOINT_DIR / "backbone.pt", "teacher": CHECKPOINT_DIR / "synth-teacher.pt",
            "simcc-teacher": CHECKPOINT_DIR / "synth-simcc-teacher.pt"}
@@ -150,7 +154,7 @@ def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Bud
         backbone=backbone, finetune_backbone=job.finetune, seed=seed, batch_size=budget.batch_size,
         lr=budget.lr_of(job), augment=budget.augment, epochs=budget.epochs_of(job),
         max_steps_per_epoch=budget.steps_of(job), progress=False, init=init, init_body=init_body,
-        feature_cache=None if job in FOUNDATION else cache))
+        feature_cache=cache_for(job, cache)))
     wall = time.perf_counter() - start  # epochs + building or reading the caches
     records = RunDir(run).read_metrics()
     row = {"AP": records[-1]["AP"], "PCK": records[-1].get("PCK@0.2", float("nan")),
@@ -162,6 +166,12 @@ def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Bud
     for split in ("heldout-easy", "heldout-medium"):
         row[split] = evaluate_model(model, data[split], progress=False)["AP"]
     return row
+
+
+def cache_for(job: Job, cache: Path | None) -> Path | None:
+    """The feature cache a job trains on: none for a job that trains its backbone (the teachers,
+    the ``-ft`` students), whose features change every step."""
+    return None if job in FOUNDATION or job.finetune else cache
 
 
 def _steps_per_epoch(budget: Budget, job: Job) -> int:
@@ -214,11 +224,12 @@ def run_pool(jobs: list[tuple[int, Job]], data: dict[str, Path], out: Path, budg
 
 
 def students_in_order(names: list[str] | None) -> list[Job]:
-    """The students named, in the order named (repeats dropped), or every student in STUDENTS' order.
-    A job waiting for its teacher (dwpose-s2 for dwpose-s1) still waits, whatever the order."""
+    """The students named (STUDENTS or the opt-in REGIME), in the order named (repeats dropped), or
+    every student in STUDENTS' order. A job waiting for its teacher (dwpose-s2 for dwpose-s1) still
+    waits, whatever the order."""
     if not names:
         return list(STUDENTS)
-    by_name = {job.name: job for job in STUDENTS}
+    by_name = {job.name: job for job in (*STUDENTS, *REGIME)}
     unknown = [name for name in names if name not in by_name]
     if unknown:
         raise ValueError(f"unknown students {unknown}; known: {list(by_name)}")
@@ -330,8 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "reproduce")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "RESULTS.md")
-    parser.add_argument("--jobs", nargs="+", choices=[job.name for job in STUDENTS], default=None,
-                        help="train only these students, in this order (default: all); the others keep earlier results")
+    parser.add_argument("--jobs", nargs="+", choices=[job.name for job in (*STUDENTS, *REGIME)], default=None,
+                        help="train only these students, in this order (default: all but the opt-in baseline-ft / "
+                             "sdpose-ft, which train their stem too); the others keep earlier results")
     parser.add_argument("--workers", type=int, default=2, help="jobs trained at once (one process each)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="also train the backbone and both teachers (then their second and third stages, curriculum.py) "

@@ -18,14 +18,15 @@ from sdpose_core.models.zoo import build_model, describe_model, get_config
 
 TWO_CYCLES = "sdpose (2 cycles)"  # the SDPose students evaluated with both cycles (reproduce.add_two_cycle_rows)
 STAGE = re.compile(r"(?P<job>.+) \(stage (?P<stage>\d+)\)")  # a teacher's earlier stage (reproduce.foundation_models)
-REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "regression", "distilpose", "distilpose-official", "simcc",
-                "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
+REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "baseline-ft", "sdpose-ft", "regression", "distilpose",
+                "distilpose-official", "simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
 LATENCY_WARMUP, LATENCY_REPEATS = 30, 200  # per model and cycle count (model_facts)
 ANALYSIS_MARK = "<!-- analysis: written by hand, kept when reproduce.py rewrites the tables above -->"
 # (claim, run, reference): each compared per seed, paired
 COMPARISONS = (
     ("SDPose one pass vs the same net without MCT (paper: +1.4 to +2.8 AP)", "sdpose", "baseline"),
     ("SDPose one pass vs its own 2-cycle run (paper: within 1 AP)", "sdpose", TWO_CYCLES),
+    ("SDPose vs the same net without MCT, stem trained too (the paper's regime)", "sdpose-ft", "baseline-ft"),
     ("DistilPose vs plain regression (paper: +10 or more)", "distilpose", "regression"),
     ("DistilPose, official loss, vs plain regression", "distilpose-official", "regression"),
     ("DistilPose vs its teacher (paper: within ~1 AP)", "distilpose", "teacher"),
@@ -189,9 +190,11 @@ def plot_curves(payload: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     groups = {"backbone and teachers": list(payload["results"]["foundation"]),
-              "SDPose": ["baseline", "sdpose"], "DistilPose": ["regression", "distilpose", "distilpose-official"],
+              "SDPose": ["baseline", "sdpose", "baseline-ft", "sdpose-ft"], "DistilPose": ["regression", "distilpose", "distilpose-official"],
               "DWPose and the KD family": ["simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd"]}
     groups = {title: names for title, names in groups.items() if any(has_row(payload, n) for n in names)}
+    if not groups:
+        raise ValueError("no run in this payload has a learning curve to draw")
     fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), sharey=True, squeeze=False)
     axes = axes[0]
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]

@@ -62,6 +62,17 @@ def test_students_start_in_the_order_named() -> None:
         reproduce.students_in_order(["sdpos"])
 
 
+def test_the_stem_trained_regime_is_opt_in_and_never_reads_the_cache(tmp_path) -> None:
+    default = reproduce.students_in_order(None)
+    assert not any(job.finetune for job in default)
+    chosen = reproduce.students_in_order(["sdpose-ft", "baseline-ft", "sdpose"])
+    assert [(job.name, job.recipe, job.finetune) for job in chosen] == [
+        ("sdpose-ft", "sdpose", True), ("baseline-ft", "baseline", True), ("sdpose", "sdpose", False)]
+    assert reproduce.cache_for(chosen[0], tmp_path) is None and reproduce.cache_for(chosen[2], tmp_path) == tmp_path
+    assert reproduce.cache_for(reproduce.TEACHERS[0], tmp_path) is None
+    assert ("sdpose-ft", "baseline-ft") in [(run, ref) for _, run, ref in report.COMPARISONS]
+
+
 def test_each_report_draws_its_own_curves_picture() -> None:
     assert report.curves_name(Path("docs/RESULTS.md")) == "learning_curves.png"
     assert report.curves_name(Path("docs/RESULTS_plateau24.md")) == "learning_curves_plateau24.png"
