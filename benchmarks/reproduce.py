@@ -91,9 +91,10 @@ STUDENTS = (  # in the order they start: the bundled roles first, the KD family 
     Job("vitkd", "vitkd", teacher="simcc-teacher"),
     Job("mgd", "mgd", teacher="simcc-teacher"),
 )
-# opt-in (named in --jobs, never run by default): SDPose and its baseline in the paper's regime, where
-# the CNN stem trains with the transformer (SDPose / TokenPose train StemNet end to end), instead of
-# reading the pretrained backbone frozen; no feature cache (the backbone changes every step)
+# opt-in (named in --jobs, never run by default): SDPose and its baseline closer to the paper's regime,
+# where the CNN stem trains with the transformer (SDPose / TokenPose train StemNet end to end): they
+# start from the pretrained backbone and train it too instead of reading it frozen; no feature cache
+# (the backbone changes every step)
 REGIME = (Job("baseline-ft", "baseline", finetune=True), Job("sdpose-ft", "sdpose", finetune=True))
 # the bundled files the default (students-only) mode distils from
 BUNDLED = {"backbone": CHECKPOINT_DIR / "backbone.pt", "teacher": CHECKPOINT_DIR / "synth-teacher.pt",
