@@ -23,6 +23,9 @@ SDPOSE = CHECKPOINT_DIR / "sdpose"
 # the bundled snapshots (benchmarks/bundle_checkpoints.py: the first epochs, then the last two)
 LABELS = [f"epoch {int(p.stem.split('_')[-1]) + 1}" for p in sorted((DISTILPOSE / "history").glob("epoch_*.pt"))]
 BEFORE, AFTER = (LABELS[0], LABELS[-1]) if LABELS else ("epoch 1", "epoch 2")
+MIDDLE = LABELS[1] if len(LABELS) > 2 else "epoch 2"  # a snapshot that is neither the first nor the last
+SDPOSE_MIDDLE = next((f"epoch {int(p.stem.split('_')[-1]) + 1}" for p in sorted((SDPOSE / "history").glob("epoch_*.pt"))[1:2]),
+                     "epoch 2")
 
 
 def _val_ap(run, label: str) -> float:
@@ -92,12 +95,12 @@ def test_attention_heatmaps_attribution_follow_the_snapshot(models, example):
 
 def test_snapshot_models_come_from_the_cache(models):
     run = str(DISTILPOSE)
-    first = models.snapshots.get(run, "epoch 3")
+    first = models.snapshots.get(run, MIDDLE)
     loads = models.snapshots.loads
-    again = models.snapshots.get(run, "epoch 3")
+    again = models.snapshots.get(run, MIDDLE)
     assert again is first and models.snapshots.loads == loads
-    assert models.get(models.snapshots.key(run, "epoch 3")) is first
-    assert first.label == "distilpose · epoch 3: synth-regression" and f"val AP ×100 {100 * _val_ap(DISTILPOSE, 'epoch 3'):.1f}" in first.note
+    assert models.get(models.snapshots.key(run, MIDDLE)) is first
+    assert first.label == f"distilpose · {MIDDLE}: synth-regression" and f"val AP ×100 {100 * _val_ap(DISTILPOSE, MIDDLE):.1f}" in first.note
 
 
 def test_the_lru_drops_the_oldest_and_reloads_it(models):
@@ -121,21 +124,21 @@ def test_bad_snapshot_or_run_gives_a_message(models, example):
     *_, note = attribution.attribution(models, *example, "student", 0, "saliency", str(DISTILPOSE), None)
     assert "pick a snapshot of distilpose" in note
     # the Heatmaps tab needs a DistilPose (regression) student: an SDPose snapshot says so
-    _, _, md, _ = heatmaps.heatmaps(models, *example, "left_wrist", "sdpose", "epoch 3")
-    assert "sdpose run, epoch 3" in md and "heatmap head" in md
+    _, _, md, _ = heatmaps.heatmaps(models, *example, "left_wrist", "sdpose", SDPOSE_MIDDLE)
+    assert f"sdpose run, {SDPOSE_MIDDLE}" in md and "heatmap head" in md
 
 
 def test_use_snapshot_keeps_the_teacher_and_the_final_models(models):
-    assert use_snapshot(models, "student", FINAL, "epoch 3") == ("student", "")
-    assert use_snapshot(models, "teacher", str(DISTILPOSE), "epoch 3") == ("teacher", "")
-    role, caption = use_snapshot(models, "student", "distilpose", "epoch 3")  # a run by its folder name
-    assert role.startswith("snapshot:") and caption == f"snapshot: distilpose run, epoch 3 · val AP {_val_ap(DISTILPOSE, 'epoch 3'):.3f}"
+    assert use_snapshot(models, "student", FINAL, MIDDLE) == ("student", "")
+    assert use_snapshot(models, "teacher", str(DISTILPOSE), MIDDLE) == ("teacher", "")
+    role, caption = use_snapshot(models, "student", "distilpose", MIDDLE)  # a run by its folder name
+    assert role.startswith("snapshot:") and caption == f"snapshot: distilpose run, {MIDDLE} · val AP {_val_ap(DISTILPOSE, MIDDLE):.3f}"
 
 
 def test_picking_a_run_offers_its_snapshots_and_picks_the_last(models):
     update = pick_run(models, str(DISTILPOSE))
     assert [v for _, v in update["choices"]] == LABELS
-    assert update["choices"][2][0] == f"epoch 3 · AP {_val_ap(DISTILPOSE, 'epoch 3'):.3f}" and update["value"] is None
+    assert update["choices"][1][0] == f"{MIDDLE} · AP {_val_ap(DISTILPOSE, MIDDLE):.3f}" and update["value"] is None
     assert last_label(models, str(DISTILPOSE)) == AFTER  # picked next: a new run always redraws
     update = pick_run(models, FINAL)
     assert update["visible"] is False and update["value"] is None
@@ -152,11 +155,11 @@ def test_a_following_tab_redraws_only_when_it_shows_another_pick(models, example
     run = str(DISTILPOSE)
     skip = lambda out: all(isinstance(o, dict) and o.get("__type__") == "update" and len(o) == 1  # noqa: E731
                            for o in out)
-    assert skip(redraw(follower, [*example, run, "epoch 3"], None))  # never drawn
-    assert skip(redraw(follower, [*example, run, "epoch 3"], (run, "epoch 3")))  # shows it already
+    assert skip(redraw(follower, [*example, run, MIDDLE], None))  # never drawn
+    assert skip(redraw(follower, [*example, run, MIDDLE], (run, MIDDLE)))  # shows it already
     assert skip(redraw(follower, [*example, run, None], (FINAL, None)))  # run chosen, snapshot next
-    assert redraw(follower, [*example, run, "epoch 3"], (run, "epoch 2")) == ("fig", "md", (run, "epoch 3"))
-    assert redraw(follower, [*example, FINAL, None], (run, "epoch 2")) == ("fig", "md", (FINAL, None))
+    assert redraw(follower, [*example, run, MIDDLE], (run, BEFORE)) == ("fig", "md", (run, MIDDLE))
+    assert redraw(follower, [*example, FINAL, None], (run, BEFORE)) == ("fig", "md", (FINAL, None))
     assert len(calls) == 2
 
 
@@ -180,9 +183,9 @@ def test_endpoints_take_the_snapshot(models, example):
         _, _, summary = client.predict(image, example[1], "distilpose", "teacher", "", str(DISTILPOSE), BEFORE,
                                        api_name="/compare")
         assert f"distilpose · {BEFORE}" in summary
-        _, note = client.predict(image, example[1], "student", "nose", "saliency", "sdpose", "epoch 3",
+        _, note = client.predict(image, example[1], "student", "nose", "saliency", "sdpose", SDPOSE_MIDDLE,
                                  api_name="/attribution")
-        assert "sdpose run, epoch 3" in note
+        assert f"sdpose run, {SDPOSE_MIDDLE}" in note
         _, note = client.predict(image, example[1], "student", "nose", "saliency", api_name="/attribution")
         assert "snapshot" not in note
     finally:
