@@ -39,7 +39,7 @@ def rows(folder: Path, first: int) -> list[tuple[str, object]]:
            for name, label in ROLES.items() if (folder / f"{name}.pt").is_file()]
     for history in sorted(p for p in folder.iterdir() if (p / "history").is_dir()):
         for snap in sorted((history / "history").glob("epoch_*.pt"))[:first]:
-            out.append((f"{history.name} epoch {int(snap.stem.split('_')[-1])}", collapse_report(load_model(snap))))
+            out.append((f"{history.name} epoch {int(snap.stem.split('_')[-1]) + 1}", collapse_report(load_model(snap))))
     return out
 
 

@@ -109,9 +109,9 @@ interact(show_patch, patch=widgets.IntSlider(min=0, max=geo["num_patches"] - 1,
 # compare left/right pairs (left_eye/right_eye, …) with all other pairs. In the bundled student,
 # the learned embeddings already pair left with right: the first line shows the left/right pairs
 # far more alike than the other pairs. After the transformer, all 17 tokens have moved much closer
-# together, and a left/right pair is barely more alike than any other pair (the lines "after
-# cycle …"). The head tells them apart by the remaining differences, and by the image evidence
-# each token has gathered.
+# together, and a left/right pair is no more alike than any other pair (compare the two means on
+# the lines "after cycle …"). The head tells them apart by the remaining differences, and by the
+# image evidence each token has gathered.
 
 # %%
 stages = {"learned embedding (input)": model.encoder.keypoint_token[0].detach()}
@@ -179,11 +179,12 @@ interact(show_position,
 # the first 8 samples, per layer (mean over heads): the peak attention of a keypoint token, how
 # far (in patches) that peak lies from the model's prediction for the keypoint, and how much of
 # the token's attention goes to the $N$ patches at all (the rest goes to the keypoint tokens).
-# In the bundled student **layer 0** has the sharpest peak, and it lies closest to the predicted
-# joint. Layers 1 and 2 still peak well above uniform, further from the joint. The last layer's
-# peak is no higher than uniform: what it gives the patches it spreads almost evenly, so it
-# mostly mixes tokens. The plot opens on layer 0; move the layer slider to see the last layer
-# flatten.
+# In the bundled student **layer 0** has the sharpest peak, it lies closest to the predicted
+# joint, and layer 0 gives most of its attention to the patches. The peak falls with every later
+# layer and lies further from the joint than layer 0's. Layers 1 to 3 still peak above uniform,
+# but they give less than half of their attention to the patches, so they mostly mix tokens; the
+# last layer's peak is the lowest. The plot opens on layer 0; move the layer slider to see the
+# attention spread out in the later layers.
 
 # %%
 codec = codec_for(model.config)

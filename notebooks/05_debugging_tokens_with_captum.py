@@ -171,7 +171,8 @@ explain(hidden, e.bbox, KEYPOINT, title="occluded").show()
 #
 # Change `OCCLUDER` to 8 and then 48 and rerun section 4. At what size does the prediction jump?
 # Then set `KEYPOINT = 0` (nose). Hiding the face is what makes left and right hard to tell apart.
-# Does the worst case of section 2 become a swap?
+# Does the student now mirror the person? If section 2 found a swap (⇄ in its table), how many of
+# that person's keypoints are occluded?
 #
 # *The bundled models were trained on SynthPose only (their AP is in the notes at the top). The
 # last line of section 2 prints their mean OKS over all the samples; the cases in its table are

@@ -207,7 +207,8 @@ top = np.argsort(-per_kpt)[:3]
 display(Markdown(
     f"Across the jump, layer {layer}'s entropy fell most for " + ", ".join(
         f"`{KEYPOINT_NAMES[i]}` ({per_kpt[i]:.3f} nats)" for i in top)
-    + f"; least for `{KEYPOINT_NAMES[int(np.argmin(per_kpt))]}` ({per_kpt.min():.3f} nats; negative: it rose)."))
+    + f"; least for `{KEYPOINT_NAMES[int(np.argmin(per_kpt))]}` ({per_kpt.min():.3f} nats"
+    + ("; negative: it rose)." if per_kpt.min() < 0 else ").")))
 if dyn.teacher_mse is not None:
     teacher_distance_figure(dyn, cycle=CYCLE).show()
     far = np.argsort(-dyn.teacher_mse[-1, CYCLE - 1])[:3]
