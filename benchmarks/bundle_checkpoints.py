@@ -57,7 +57,8 @@ def pick_snapshots(snaps: list[Path], curve: list[float], keep: int = MAX_SNAPSH
     """At most ``keep`` snapshots chosen from the run's val-AP ``curve`` (one value per epoch, as
     ``snaps``), in this priority: the epochs either side of the largest one-epoch gain (the jump),
     the last epoch, the first, the one before the last, then the middle of the widest gap left, so
-    the history shows before, during and after the jump wherever in the run it came. ``keep < 3``:
+    the history shows before, during and after the jump wherever in the run it came (a jump
+    during epoch 1 itself is invisible: there is no evaluation before training). ``keep < 3``:
     the last ``keep``.
 
     Args:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sdpose_core.interpret import collapse_report
 from sdpose_core.interpret.collapse import LIMITS
-from sdpose_core.io.checkpoint import load_model
+from sdpose_core.io.checkpoint import load_model, read_checkpoint
 from sdpose_core.models.zoo import CHECKPOINT_DIR
 
 # bundled file -> the row's name (the explorer's roles)
@@ -39,7 +39,8 @@ def rows(folder: Path, first: int) -> list[tuple[str, object]]:
            for name, label in ROLES.items() if (folder / f"{name}.pt").is_file()]
     for history in sorted(p for p in folder.iterdir() if (p / "history").is_dir()):
         for snap in sorted((history / "history").glob("epoch_*.pt"))[:first]:
-            out.append((f"{history.name} epoch {int(snap.stem.split('_')[-1]) + 1}", collapse_report(load_model(snap))))
+            label = read_checkpoint(snap).get("label") or f"epoch {int(snap.stem.split('_')[-1]) + 1}"
+            out.append((f"{history.name} {label}", collapse_report(load_model(snap))))
     return out
 
 
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- |" + " ---: |" * len(COLUMNS))
     for label, report in rows(args.checkpoints, args.first):
         print(f"| {label} | " + " | ".join(cell(report, name) for name in COLUMNS) + " |")
-    limits = ", ".join(f"{COLUMNS[n]} {'<' if below else '≥'} {limit}" for n, (limit, below) in LIMITS.items())
+    limits = ", ".join(f"{COLUMNS[n]} {'<' if below else '≥'} "
+                       f"{f'{100 * limit:g} %' if n == 'sigma_fixed' else limit}" for n, (limit, below) in LIMITS.items())
     print(f"\n⚠ = flagged ({limits})")
     return 0
 

@@ -14,7 +14,8 @@ trained once, long, on mixed easy + medium SynthPose, the way users of the paper
 rather than train it; the teachers fine-tune the pretrained backbone, then a second stage on three
 times the data, two thirds medium (``curriculum.py``), starts from their weights, then a third puts the
 heatmap teacher's head on the SimCC teacher's body (``STAGE3``). Every student then reads the
-backbone frozen and distils from those teachers, in dependency order::
+backbone frozen (the opt-in ``--jobs baseline-ft sdpose-ft`` train it too) and distils from those
+teachers, in dependency order::
 
     teacher -> distilpose, distilpose-official;  simcc-teacher -> dwpose-s1 -> dwpose-s2;
     simcc-teacher -> nkd, vitkd, mgd;  baseline, sdpose, regression, simcc, tf-nkd (no teacher)
@@ -56,7 +57,7 @@ SEEDS = {"train": 1301, "val": 1304, "heldout-easy": 1302, "heldout-medium": 130
 @dataclass(frozen=True)
 class Job:
     """One training run: ``name`` is its row, ``teacher`` the job it distils from (or a bundled file),
-    ``finetune`` trains the pretrained backbone too (the teachers), ``init`` warm-starts from a job's
+    ``finetune`` trains the pretrained backbone too (the teachers, the opt-in ``REGIME`` students), ``init`` warm-starts from a job's
     weights and ``data`` names its training set."""
 
     name: str

@@ -20,7 +20,7 @@ from sdpose_core.viz.common import image_pixels, image_trace  # noqa: E402
 
 DISTILPOSE = CHECKPOINT_DIR / "distilpose"  # bundled history: epoch 1 (collapsed) ... the last epoch
 SDPOSE = CHECKPOINT_DIR / "sdpose"
-# the bundled snapshots (benchmarks/bundle_checkpoints.py: the first epochs, then the last two)
+# the bundled snapshots (benchmarks/bundle_checkpoints.py: around the jump, the first and the last two)
 LABELS = [f"epoch {int(p.stem.split('_')[-1]) + 1}" for p in sorted((DISTILPOSE / "history").glob("epoch_*.pt"))]
 BEFORE, AFTER = (LABELS[0], LABELS[-1]) if LABELS else ("epoch 1", "epoch 2")
 MIDDLE = LABELS[1] if len(LABELS) > 2 else "epoch 2"  # a snapshot that is neither the first nor the last

@@ -71,6 +71,12 @@ def test_the_stem_trained_regime_is_opt_in_and_never_reads_the_cache(tmp_path) -
     assert reproduce.cache_for(chosen[0], tmp_path) is None and reproduce.cache_for(chosen[2], tmp_path) == tmp_path
     assert reproduce.cache_for(reproduce.TEACHERS[0], tmp_path) is None
     assert ("sdpose-ft", "baseline-ft") in [(run, ref) for _, run, ref in report.COMPARISONS]
+    assert report.OPT_IN == tuple(job.name for job in reproduce.REGIME)
+    # the per-seed time counts the default students only, however many seeds the opt-in rows have
+    payload = _payload()
+    payload["results"]["0"]["sdpose-ft"] = {"AP": 0.5, "seconds": 2000.0, "wall_seconds": 2000.0, "curve": [0.5]}
+    names = ["baseline", "sdpose", "sdpose-ft"]
+    assert report.job_time_per_seed(payload, names) == report.job_time_per_seed(_payload(), names[:2])
 
 
 def test_each_report_draws_its_own_curves_picture() -> None:
