@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from sdpose_core.interpret.dynamics import ap_curve
 from sdpose_core.io.checkpoint import (load_model, model_from_checkpoint, read_backbone, read_checkpoint,
                                      save_backbone, save_model)
 from sdpose_core.train.run_dir import RunDir
@@ -93,8 +94,7 @@ def bundle_run(job_dirs: list[Path], out: Path) -> list[Path]:
     for job_dir in job_dirs:
         recipe, stage = _recipe(job_dir), STAGE_NAMES.get(job_dir.name, "")
         snaps = RunDir(job_dir).snapshots()
-        curve = [m["AP"] for m in RunDir(job_dir).read_metrics()]
-        chosen = pick_snapshots(snaps, curve, KEEP.get(job_dir.name, MAX_SNAPSHOTS))
+        chosen = pick_snapshots(snaps, list(ap_curve(job_dir)[1]), KEEP.get(job_dir.name, MAX_SNAPSHOTS))
         for path in chosen:
             obj = read_checkpoint(path)
             epoch = int(path.stem.split("_")[-1])

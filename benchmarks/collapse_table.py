@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sdpose_core.interpret import collapse_report
 from sdpose_core.interpret.collapse import LIMITS
-from sdpose_core.io.checkpoint import load_model, read_checkpoint
+from sdpose_core.interpret.dynamics import load_snapshot
+from sdpose_core.io.checkpoint import load_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR
 
 # bundled file -> the row's name (the explorer's roles)
@@ -39,8 +40,8 @@ def rows(folder: Path, first: int) -> list[tuple[str, object]]:
            for name, label in ROLES.items() if (folder / f"{name}.pt").is_file()]
     for history in sorted(p for p in folder.iterdir() if (p / "history").is_dir()):
         for snap in sorted((history / "history").glob("epoch_*.pt"))[:first]:
-            label = read_checkpoint(snap).get("label") or f"epoch {int(snap.stem.split('_')[-1]) + 1}"
-            out.append((f"{history.name} {label}", collapse_report(load_model(snap))))
+            snapshot = load_snapshot(snap)
+            out.append((f"{history.name} {snapshot.label}", collapse_report(snapshot.model)))
     return out
 
 
