@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from sdpose_core.io.checkpoint import CheckpointError, read_checkpoint
 from sdpose_core.models.zoo import PAPER, bundled_manifest
 
 REAL_PHOTOS_DOC = "docs/real_photos.md"
@@ -65,6 +66,36 @@ def _manifest_provenance(checkpoint: Path) -> Provenance | None:
                if row.get(k) is not None]
     trained_on = str(row.get("trained_on", "SynthPose"))
     return Provenance(trained_on, ", ".join(scores), "synthpose" in trained_on.lower())
+
+
+def history_trained_on(run: Path) -> str | None:
+    """``trained_on`` of the bundled manifest row whose ``history`` is the run folder ``run``
+    (a bundled run keeps its snapshots, metrics and a config that names its source run only)."""
+    row = next((r for r in bundled_manifest(run.parent)
+                if Path(str(r.get("history") or "")).name == run.name), None)
+    return str(row.get("trained_on", "")) or None if row else None
+
+
+def _history_provenance(checkpoint: Path) -> Provenance | None:
+    """A snapshot ``history/epoch_*.pt`` of a bundled run, loaded as a file (``--distilpose PATH``)."""
+    if checkpoint.parent.name != "history":
+        return None
+    run = checkpoint.parent.parent
+    trained_on = history_trained_on(run)
+    if not trained_on:
+        return None
+    return Provenance(trained_on, f"a snapshot of the bundled {run.name} run; {_snapshot_score(checkpoint)}",
+                      "synthpose" in trained_on.lower())
+
+
+def _snapshot_score(checkpoint: Path) -> str:
+    """The val AP saved with a snapshot file (its ``metrics``), or that it has none."""
+    try:
+        metrics = read_checkpoint(checkpoint).get("metrics") or {}
+    except (CheckpointError, OSError, AttributeError):
+        metrics = {}
+    ap = metrics.get("AP") if isinstance(metrics, dict) else None
+    return f"val AP ×100 {100 * ap:.1f} at that epoch" if isinstance(ap, (int, float)) else "no val AP saved with it"
 
 
 def _last_val_scores(run: Path, val: str | None) -> str:
@@ -126,7 +157,7 @@ def provenance_of(model: nn.Module, source: str) -> Provenance:
     path = Path(source)
     if not path.is_file():
         return UNKNOWN
-    return _manifest_provenance(path) or _run_provenance(path) or UNKNOWN
+    return _manifest_provenance(path) or _run_provenance(path) or _history_provenance(path) or UNKNOWN
 
 
 def _onnx_provenance(metadata: dict[str, str]) -> Provenance:

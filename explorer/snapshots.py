@@ -19,10 +19,9 @@ import numpy as np
 
 from sdpose_core.interpret.collapse import collapse_report
 from sdpose_core.interpret.dynamics import ap_curve, load_history, load_snapshot
-from sdpose_core.models.zoo import bundled_manifest
 
 from .models import SNAPSHOT_PREFIX, LoadedModel
-from .provenance import Provenance, provenance_of
+from .provenance import Provenance, history_trained_on, provenance_of
 
 FINAL = "final"  # the run choice that means: no snapshot, the final models
 PREFIX = SNAPSHOT_PREFIX  # ModelSet role keys of snapshot models: snapshot:<run>::<label>
@@ -168,9 +167,7 @@ def snapshot_provenance(run: str, entry: SnapshotEntry, model) -> Provenance:
     base = provenance_of(model, str(entry.path))
     trained_on, only = base.trained_on, base.synthpose_only
     if not trained_on:
-        row = next((r for r in bundled_manifest(Path(run).parent)
-                    if run_name(str(r.get("history") or "")) == run_name(run)), None)
-        trained_on = str(row.get("trained_on", "")) if row else ""
+        trained_on = history_trained_on(Path(run)) or ""
         only = "synthpose" in trained_on.lower()
     how = f"snapshot {entry.label}" + ("" if entry.ap is None else f", val AP ×100 {100 * entry.ap:.1f} at that epoch")
     return Provenance(trained_on or "the run's data (not recorded)", how, only)

@@ -302,3 +302,24 @@ def test_model_status_says_what_each_bundled_model_was_trained_on(tmp_path):
     assert "trained on" not in student_line  # not in the manifest: nothing is claimed
     (folder / "manifest.json").write_text("{broken")
     assert "trained on" not in model_status(ModelSet.load(folder, warmup=False))
+
+
+def test_a_bundled_snapshot_loaded_as_a_file_says_what_its_run_trained_on(tmp_path):
+    """``--distilpose checkpoints/distilpose/history/epoch_000.pt``: the bundled run folder keeps no
+    data path, so the manifest row that names the run as its history gives the training data, and
+    the file's own metrics the AP at that snapshot."""
+    import json
+
+    from explorer.provenance import provenance_of
+
+    history = tmp_path / "distilpose" / "history"
+    history.mkdir(parents=True)
+    model = build_model("synth-regression")
+    snap = save_model(model, history / "epoch_000.pt", metrics={"AP": 0.0123})
+    (tmp_path / "manifest.json").write_text(json.dumps([
+        {"name": "synth-regression", "path": "checkpoints/synth-regression.pt", "history": "checkpoints/distilpose",
+         "trained_on": "SynthPose easy + medium (128x96 crops)"}]))
+    text = provenance_of(model, str(snap)).text()
+    assert "SynthPose easy + medium" in text and "val AP ×100 1.2 at that epoch" in text
+    (tmp_path / "manifest.json").write_text(json.dumps([]))  # no row names the run: nothing is claimed
+    assert "SynthPose" not in provenance_of(model, str(snap)).text()
