@@ -15,6 +15,7 @@ REST API (and stops the process it started if that does not work).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -38,11 +39,16 @@ def start_lab(folder: Path, port: int, log_path: Path) -> subprocess.Popen:
     """``jupyter lab`` serving ``folder`` on 127.0.0.1:port, without a token; returns once it answers."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TQDM_DISABLE="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])))
+    # every cell stays in the page: JupyterLab's windowing would drop the widget cells scrolled past
+    settings = folder / ".settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--port", str(port),
          "--ip", "127.0.0.1", "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.port_retries=0",
-         f"--ServerApp.root_dir={folder}", f"--LabApp.workspaces_dir={folder / '.workspaces'}"],
+         f"--ServerApp.root_dir={folder}", f"--LabApp.workspaces_dir={folder / '.workspaces'}",
+         f"--LabApp.user_settings_dir={folder / '.settings'}"],
         cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -122,6 +128,12 @@ def error_outputs(page) -> list[str]:
     return [t.strip()[:400] for t in texts if t.strip()]
 
 
+def control_cell(page, control: str):
+    """The code cell whose widget controls (``sdpose_core.viz.teaching.interact``: a VBox of controls,
+    then the drawings it updates in place) include one described ``control``."""
+    return page.locator(".jp-CodeCell").filter(has=page.locator(".widget-vbox", has_text=control)).last
+
+
 def set_readout(box, index: int, value: str) -> None:
     """Type a value into the index-th slider readout of an interact box (fires one update)."""
     r = box.locator(".widget-readout").nth(index)
@@ -140,7 +152,8 @@ def shoot(page, box, out: Path, scroll_up: int) -> None:
     errors = error_outputs(page)
     if errors:
         raise RuntimeError(f"error output in the notebook: {errors}")
-    page.evaluate("el => el.scrollIntoView({block: 'start'})", box.element_handle())
+    controls = box.locator(".widget-vbox").first  # the cell's code stays above the screenshot
+    page.evaluate("el => el.scrollIntoView({block: 'start'})", controls.element_handle())
     page.mouse.wheel(0, -scroll_up)
     time.sleep(1)
     dismiss_prompts(page)
@@ -149,42 +162,56 @@ def shoot(page, box, out: Path, scroll_up: int) -> None:
     page.screenshot(path=str(out))
 
 
+@contextlib.contextmanager
+def screenshot_on_failure(page, out: Path):
+    """On any failure, save what the page showed as OUT_failed.png (then re-raise)."""
+    try:
+        yield
+    except Exception:
+        failed = out.with_name(out.stem + "_failed.png")
+        page.screenshot(path=str(failed), full_page=True)
+        print(f"failed: the page as it was is in {failed}", file=sys.stderr)
+        raise
+
+
 def notebook_01(browser, port: int, out: Path) -> None:
     """Attention widget: keypoint left_wrist, cycle 2, head 0 (layer stays at 0)."""
     from playwright.sync_api import expect
 
     page, seconds = open_and_run_all(browser, port, "01_keypoint_tokens.ipynb")
-    box = page.locator(".widget-interact", has_text="keypoint").last
-    box.scroll_into_view_if_needed()
-    box.locator("select").first.select_option(label="left_wrist")
-    time.sleep(1.5)
-    set_readout(box, 0, "2")  # cycle
-    box.locator("select").nth(1).select_option(label="0")  # head
-    expect(box.locator(".js-plotly-plot").first).to_contain_text("left_wrist: cycle 2, layer 0, head 0",
-                                                                  timeout=60_000)
-    time.sleep(2)
-    print(f"01: ran all cells in {seconds:.0f} s; plot now: {plot_text(box)[:80]!r}")
-    shoot(page, box, out, scroll_up=60)
+    with screenshot_on_failure(page, out):
+        box = control_cell(page, "keypoint")
+        box.scroll_into_view_if_needed()
+        box.locator("select").first.select_option(label="left_wrist")
+        time.sleep(1.5)
+        set_readout(box, 0, "2")  # cycle
+        box.locator("select").nth(1).select_option(label="0")  # head
+        expect(box.locator(".js-plotly-plot").first).to_contain_text("left_wrist: cycle 2, layer 0, head 0",
+                                                                      timeout=60_000)
+        time.sleep(2)
+        print(f"01: ran all cells in {seconds:.0f} s; plot now: {plot_text(box)[:80]!r}")
+        shoot(page, box, out, scroll_up=60)
     page.close()
 
 
 def notebook_03(browser, port: int, out: Path) -> None:
     """Simulated-heatmap widget: μ and σ moved; the reg2hm_loss in the title must change."""
     page, seconds = open_and_run_all(browser, port, "03_distilpose_simulated_heatmaps.ipynb")
-    box = page.locator(".widget-interact", has_text="mu_x").last
-    box.scroll_into_view_if_needed()
-    before = plot_text(box)
-    for i, value in enumerate(("12", "9", "1.5", "2.5")):  # mu_x, mu_y, sigma_x, sigma_y
-        set_readout(box, i, value)
-    deadline = time.time() + 60
-    while plot_text(box) == before and time.time() < deadline:
-        time.sleep(1)
-    time.sleep(2)
-    after = plot_text(box)
-    if after == before:
-        raise RuntimeError("the simulated heatmap did not redraw after moving the sliders")
-    print(f"03: ran all cells in {seconds:.0f} s; title before {before[:70]!r}, after {after[:70]!r}")
-    shoot(page, box, out, scroll_up=150)
+    with screenshot_on_failure(page, out):
+        box = control_cell(page, "mu_x")
+        box.scroll_into_view_if_needed()
+        before = plot_text(box)
+        for i, value in enumerate(("12", "9", "1.5", "2.5")):  # mu_x, mu_y, sigma_x, sigma_y
+            set_readout(box, i, value)
+        deadline = time.time() + 60
+        while plot_text(box) == before and time.time() < deadline:
+            time.sleep(1)
+        time.sleep(2)
+        after = plot_text(box)
+        if after == before:
+            raise RuntimeError("the simulated heatmap did not redraw after moving the sliders")
+        print(f"03: ran all cells in {seconds:.0f} s; title before {before[:70]!r}, after {after[:70]!r}")
+        shoot(page, box, out, scroll_up=150)
     page.close()
 
 

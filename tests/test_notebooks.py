@@ -47,10 +47,11 @@ def test_ipynb_is_its_py_percent_source_without_outputs(source):
     assert code and all(c.outputs == [] and c.execution_count is None for c in code), source.name
 
 
-def test_notebooks_use_no_output_widgets():
-    """``ipywidgets.interact`` draws into an Output widget whose outputs a frontend mirrors back to
-    the kernel mid-cell; under ``jupyter execute`` that hung notebook 02 (sdpose_core.viz.teaching.interact
-    says what was measured). The lessons use ``sdpose_core.viz.teaching.interact`` instead."""
+def test_notebooks_capture_into_no_output_widgets():
+    """``ipywidgets.interact`` captures into an Output widget whose outputs a frontend mirrors back
+    to the kernel mid-cell; under ``jupyter execute`` that hung notebook 02 (sdpose_core.viz.teaching.interact
+    says what was measured). The lessons use ``sdpose_core.viz.teaching.interact`` instead (its Output
+    widgets are set by the kernel, never captured into)."""
     for source in SOURCES:
         text = source.read_text(encoding="utf-8")
         assert "widgets.interact" not in text and "widgets.Output" not in text, source.name

@@ -281,24 +281,48 @@ def test_examples_carry_the_annotated_area_as_the_oks_scale(tmp_path):
     assert T.load_examples(folder)[0].area is None
 
 
-def test_interact_redraws_in_place_without_an_output_widget():
-    """viz.teaching.interact shows draw()'s result under a display id and updates it when a control moves."""
+def test_interact_redraws_by_setting_the_output_widget_state():
+    """viz.teaching.interact shows each drawing as an Output widget whose ``outputs`` the kernel sets
+    (no capture: msg_id stays empty) with the first drawing's own bundle beside the widget view, and
+    a moved control replaces those outputs; a draw that raises shows why in its place."""
     widgets = pytest.importorskip("ipywidgets")
     from unittest import mock
-    shown, updates = [], []
+    shown = []
 
-    class Handle:
-        def update(self, item):
-            updates.append(item)
-
-    def fake_display(item, display_id=False):
-        shown.append(item)
-        return Handle() if display_id else None
+    def draw(n):
+        if n == 3:
+            raise ValueError("no three")
+        return f"n = {n}", f"twice {2 * n}"
 
     slider = widgets.IntSlider(min=0, max=5, value=1)
-    with mock.patch("IPython.display.display", fake_display):
-        V.interact(lambda n: f"n = {n}", n=slider)
-        slider.value = 4
-        slider.value = 5
-    assert isinstance(shown[0], widgets.VBox) and shown[1] == "n = 1"
-    assert updates == ["n = 4", "n = 5"] and slider.description == "n"
+    with mock.patch("IPython.display.display", lambda item: shown.append(item)):
+        V.interact(draw, n=slider)
+    assert isinstance(shown[0], widgets.VBox) and slider.description == "n"
+    first, second = shown[1:]
+    data, _ = first._repr_mimebundle_()
+    assert data["text/plain"] == "'n = 1'" and "application/vnd.jupyter.widget-view+json" in data
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == first.view.model_id
+
+    def texts(drawing):
+        return [o["data"].get("text/markdown", o["data"]["text/plain"]) for o in drawing.view.outputs]
+
+    assert texts(first) == ["'n = 1'"] and texts(second) == ["'twice 2'"]
+    slider.value = 4
+    assert texts(first) == ["'n = 4'"] and texts(second) == ["'twice 8'"] and first.view.msg_id == ""
+    slider.value = 3
+    assert "could not draw" in texts(first)[0] and "no three" in texts(second)[0]
+
+
+def test_interact_keeps_a_plotly_figure_inside_its_drawing():
+    """A plotly figure displays itself through ``_ipython_display_``; interact must put its bundle in
+    the drawing's widget and its fallback, not publish it beside them."""
+    widgets = pytest.importorskip("ipywidgets")
+    import plotly.graph_objects as go
+    from unittest import mock
+    V.use_notebook_renderer()
+    shown = []
+    with mock.patch("IPython.display.display", lambda item: shown.append(item)):
+        V.interact(lambda n: go.Figure(go.Scatter(x=[0, n], y=[0, 1])), n=widgets.IntSlider(value=2))
+    data, _ = shown[1]._repr_mimebundle_()
+    assert data["application/vnd.plotly.v1+json"]["data"][0]["x"] == [0, 2]
+    assert shown[1].view.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"] == [0, 2]

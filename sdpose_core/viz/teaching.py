@@ -22,19 +22,61 @@ def use_notebook_renderer() -> str:
     return pio.renderers.default
 
 
+class LiveDrawing:
+    """One drawing of :func:`interact`, shown as an ``ipywidgets.Output`` whose ``outputs`` the kernel
+    sets itself (never ``with output:`` capture), with the drawing's own MIME bundle beside the widget
+    view in what ``display`` sends.
+
+    A frontend with the widget manager (JupyterLab, Notebook 7, classic, VS Code) renders the widget
+    and shows every redraw; one without it (``jupyter execute``, a static viewer) shows the first
+    drawing from the bundle.
+    """
+
+    def __init__(self, item: Any):
+        import ipywidgets as widgets
+
+        self.view = widgets.Output()
+        self.bundle: tuple[dict, dict] = ({}, {})
+        self.update(item)
+
+    def update(self, item: Any) -> None:
+        """Replace the drawing (a widget state update: kernel to frontend, nothing comes back)."""
+        self.bundle = _mime_bundle(item)
+        data, metadata = self.bundle
+        self.view.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
+        data, metadata = self.bundle
+        widget = self.view._repr_mimebundle_()
+        return {**data, **{k: v for k, v in widget.items() if k != "text/plain"}}, metadata
+
+
+def _mime_bundle(item: Any) -> tuple[dict, dict]:
+    """(data, metadata) of ``item`` as IPython would display it, never published: an object's
+    ``_ipython_display_`` (plotly figures have one) would display it itself and return nothing."""
+    from IPython.core.formatters import DisplayFormatter
+
+    formatter = DisplayFormatter()
+    formatter.ipython_display_formatter.enabled = False
+    return formatter.format(item)
+
+
 def interact(draw: Callable[..., Any], **controls: Any) -> None:
     """Widget controls above a drawing that ``draw(**values)`` redraws in place.
 
     Like ``ipywidgets.interact``, but ``draw`` *returns* what to show (a plotly figure, a
-    ``Markdown``, anything ``display`` takes, or a tuple of them) instead of showing it, and each item
-    is shown once with a display id and updated in place when a control moves.
+    ``Markdown``, anything ``display`` takes, or a tuple of them) instead of showing it; each item
+    becomes a :class:`LiveDrawing` that a moved control updates.
 
-    Why not ``ipywidgets.interact``: it draws into an ``Output`` widget, and a frontend mirrors
-    every output captured there back to the kernel as a ``comm_msg`` on the shell channel (nbclient,
-    which ``jupyter execute`` and nbmake use, does so while the cell is still running). Measured
-    here with ipykernel 7.4 and ``jupyter execute``: notebook 02 then waited forever in 2 runs of 4,
-    kernel and client both idle, which is the lost shell wake-up of ipython/ipykernel#1554. Display
-    updates flow one way, kernel to frontend, so nothing races the kernel's replies.
+    Why not ``ipywidgets.interact``: it draws into an ``Output`` widget *by capture*, and a frontend
+    mirrors every captured output back to the kernel as a ``comm_msg`` on the shell channel
+    (nbclient, which ``jupyter execute`` and nbmake use, does so while the cell is still running).
+    Measured here with ipykernel 7.4 and ``jupyter execute``: notebook 02 then waited forever in 2
+    runs of 4, kernel and client both idle (the lost shell wake-up of ipython/ipykernel#1554).
+    Why not display ids (``display(item, display_id=True)`` then ``handle.update``): JupyterLab and
+    Notebook 7 drop display updates sent from a widget callback (jupyter-widgets/ipywidgets#1844),
+    so the controls moved and nothing redrew. Setting an Output widget's ``outputs`` from the kernel
+    is neither: state flows one way and every widget frontend renders it.
 
     Args:
         draw: called with one keyword per control, returns the displayable(s).
@@ -52,15 +94,17 @@ def interact(draw: Callable[..., Any], **controls: Any) -> None:
         return list(shown) if isinstance(shown, (tuple, list)) else [shown]
 
     display(widgets.VBox(list(controls.values())))
-    handles = [display(item, display_id=True) for item in current()]
+    drawings = [LiveDrawing(item) for item in current()]
+    for drawing in drawings:
+        display(drawing)
 
     def redraw(_change: Any) -> None:
         try:
             items = current()
         except Exception as error:  # the reader sees why, in place of the drawing
-            items = [Markdown(f"**could not draw:** `{type(error).__name__}: {error}`")] * len(handles)
-        for handle, item in zip(handles, items):
-            handle.update(item)
+            items = [Markdown(f"**could not draw:** `{type(error).__name__}: {error}`")] * len(drawings)
+        for drawing, item in zip(drawings, items):
+            drawing.update(item)
 
     for control in controls.values():
         control.observe(redraw, names="value")
