@@ -73,10 +73,13 @@ def interact(draw: Callable[..., Any], **controls: Any) -> None:
     (nbclient, which ``jupyter execute`` and nbmake use, does so while the cell is still running).
     Measured here with ipykernel 7.4 and ``jupyter execute``: notebook 02 then waited forever in 2
     runs of 4, kernel and client both idle (the lost shell wake-up of ipython/ipykernel#1554).
-    Why not display ids (``display(item, display_id=True)`` then ``handle.update``): JupyterLab and
-    Notebook 7 drop display updates sent from a widget callback (jupyter-widgets/ipywidgets#1844),
-    so the controls moved and nothing redrew. Setting an Output widget's ``outputs`` from the kernel
-    is neither: state flows one way and every widget frontend renders it.
+    Why not display ids (``display(item, display_id=True)`` then ``handle.update``), as this function
+    did until session 10: in JupyterLab 4.6 the plots never redrew. A plotly figure's own
+    ``_ipython_display_`` drops the display id, and a figure displayed as its raw MIME bundle under
+    an id did not redraw from a widget callback either (one run of
+    tests/test_notebook_widgets_browser.py's probe); Markdown updates did. Setting an Output
+    widget's ``outputs`` from the kernel redraws both: state flows one way (kernel to frontend) and
+    every widget frontend renders it.
 
     Args:
         draw: called with one keyword per control, returns the displayable(s).
