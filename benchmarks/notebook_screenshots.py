@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,7 +187,7 @@ def notebook_01(browser, port: int, out: Path) -> None:
         time.sleep(1.5)
         set_readout(box, 0, "2")  # cycle
         box.locator("select").nth(1).select_option(label="0")  # head
-        expect(box.locator(".js-plotly-plot").first).to_contain_text("left_wrist: cycle 2, layer 0, head 0",
+        expect(box.locator(".js-plotly-plot").first).to_contain_text(re.compile(r"left_wrist: cycle 2, layer 0,\s*head 0"),
                                                                       timeout=60_000)
         time.sleep(2)
         print(f"01: ran all cells in {seconds:.0f} s; plot now: {plot_text(box)[:80]!r}")

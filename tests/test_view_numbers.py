@@ -186,3 +186,13 @@ def test_attribution_of_a_gradient_free_model():
     assert panels[1].map.shape == (128, 96) and panels[1].map.max() == pytest.approx(1.0) and panels[1].reason == ""
     occluded = attribution_panels([("teacher", teacher)], image, 9, method="occlusion")[0]
     assert occluded.map is not None and occluded.map.max() == pytest.approx(1.0)
+
+
+def test_long_panel_titles_wrap_instead_of_running_off_the_figure():
+    crop = np.zeros((64, 48, 3), np.uint8)
+    maps = [np.random.default_rng(0).random((4, 3)) for _ in range(3)]
+    long = "left_wrist: cycle 2, layer 0, head 0"
+    fig = attention_grid_figure(crop, maps, [long, "rollout", "rollout through cycles 1–2"])
+    texts = [a.text for a in fig.layout.annotations][:3]
+    assert texts[0].replace("<br>", " ") == long and "<br>" in texts[0]
+    assert all(len(line) <= 30 for line in texts[0].split("<br>")) and texts[1] == "rollout"

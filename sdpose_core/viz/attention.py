@@ -1,6 +1,7 @@
 """Attention figures: a keypoint token's attention over the patch grid, drawn on the crop."""
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -85,7 +86,9 @@ def attention_grid_figure(crop: np.ndarray | Sequence[np.ndarray], maps: Sequenc
     n = max(1, len(maps))
     crops = list(crop) if isinstance(crop, (list, tuple)) else [crop] * n
     shared = shared_scale or ratio
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles), horizontal_spacing=0.03 if shared else 0.12)
+    # a title wider than its panel would run off the figure's left edge: wrap it (plotly takes <br>)
+    wrapped = ["<br>".join(textwrap.wrap(t, max(18, 90 // n))) for t in titles]
+    fig = make_subplots(rows=1, cols=n, subplot_titles=wrapped, horizontal_spacing=0.03 if shared else 0.12)
     lo = float(min(np.min(m) for m in maps)) if shared and maps else None
     hi = float(max(np.max(m) for m in maps)) if shared and maps else None
     limit = ratio_limit(maps) if ratio else None
