@@ -1,4 +1,4 @@
-"""OKS agreement of the bundled students with a real-photo teacher (BlazePose) on labelled COCO
+"""OKS agreement of the bundled SynthPose models with a real-photo teacher (BlazePose) on labelled COCO
 photos, beside the mean pose in the same box: the table docs/explorer.md shows under the Compare
 tab's real-photo screenshot.
 
@@ -9,10 +9,10 @@ For each annotated person of each photo (``test_coco.json`` beside the photos), 
 SynthPose teacher, every bundled student and the first snapshot of the DistilPose history are run with ``run_pose`` on the
 annotation's box, and ``agreement`` is computed three ways: area = box area (what a detector box
 gives), 0.53 x box area (``AREA_PER_BOX_AREA``, the explorer's estimate) and the annotated area.
-The mean-pose column is what a model that ignores the image would score (annotated area).
+The mean-pose columns are what a model that ignores the image would score.
 BlazePose needs the ``real`` extra (``sdpose install-blazepose``); the script stops with that
-message when it is missing. The students were trained on SynthPose only: these numbers measure
-how far that carries onto a photo, not how good the students are.
+message when it is missing. The models were trained on SynthPose only: these numbers measure
+how far that carries onto a photo, not how good the methods are.
 """
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ from sdpose_core.models.zoo import CHECKPOINT_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "real" / "coco"
-STUDENTS = {"synth-teacher": "synth-teacher (heatmap teacher)", "synth-student": "synth-student (SDPose)", "synth-regression": "synth-regression (DistilPose)",
+MODELS = {"synth-teacher": "synth-teacher (heatmap teacher)", "synth-student": "synth-student (SDPose)", "synth-regression": "synth-regression (DistilPose)",
             "synth-simcc": "synth-simcc (DWPose)"}
 
 
-def students(folder: Path) -> list[tuple[str, object]]:
+def bundled_models(folder: Path) -> list[tuple[str, object]]:
     """(row name, model) of the bundled SynthPose teacher and each student, then the DistilPose history's first snapshot."""
-    out = [(label, load_model(folder / f"{name}.pt")) for name, label in STUDENTS.items()
+    out = [(label, load_model(folder / f"{name}.pt")) for name, label in MODELS.items()
            if (folder / f"{name}.pt").is_file()]
     first = sorted((folder / "distilpose" / "history").glob("epoch_*.pt"))[:1]
     if first:
@@ -62,10 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         teacher = load_model("blazepose")
     except CheckpointError as exc:
         raise SystemExit(f"BlazePose is not installed: {exc}")
-    rows = students(args.checkpoints)
+    rows = bundled_models(args.checkpoints)
     print("| photo, box | model | OKS, area = box | OKS, 0.53 × box | OKS, annotated area | "
-          "mean pose, annotated area |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+          "mean pose, 0.53 × box | mean pose, annotated area |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for photo in args.photos:
         image = read_image_rgb(photo)
         for box, area in people(photo, args.min_keypoints):
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                        for a in (box_area, AREA_PER_BOX_AREA * box_area, area)]
                 where = f"{photo.name}, {', '.join(f'{v:.0f}' for v in box)}"
                 print(f"| {where} | {label} | {oks[0].oks:.3f} | {oks[1].oks:.3f} | {oks[2].oks:.3f} | "
-                      f"{oks[2].reference_mean_pose:.3f} |")
+                      f"{oks[1].reference_mean_pose:.3f} | {oks[2].reference_mean_pose:.3f} |")
     return 0
 
 

@@ -68,12 +68,14 @@ def _manifest_provenance(checkpoint: Path) -> Provenance | None:
     return Provenance(trained_on, ", ".join(scores), "synthpose" in trained_on.lower())
 
 
-def history_trained_on(run: Path) -> str | None:
+def _history_trained_on(run: Path) -> str | None:
     """``trained_on`` of the bundled manifest row whose ``history`` is the run folder ``run``
     (a bundled run keeps its snapshots, metrics and a config that names its source run only)."""
     row = next((r for r in bundled_manifest(run.parent)
                 if Path(str(r.get("history") or "")).name == run.name), None)
-    return str(row.get("trained_on", "")) or None if row else None
+    if row is None:
+        return None
+    return str(row.get("trained_on", "")) or None
 
 
 def _history_provenance(checkpoint: Path) -> Provenance | None:
@@ -81,7 +83,7 @@ def _history_provenance(checkpoint: Path) -> Provenance | None:
     if checkpoint.parent.name != "history":
         return None
     run = checkpoint.parent.parent
-    trained_on = history_trained_on(run)
+    trained_on = _history_trained_on(run)
     if not trained_on:
         return None
     return Provenance(trained_on, f"a snapshot of the bundled {run.name} run; {_snapshot_score(checkpoint)}",
@@ -94,8 +96,14 @@ def _snapshot_score(checkpoint: Path) -> str:
         metrics = read_checkpoint(checkpoint).get("metrics") or {}
     except (CheckpointError, OSError, AttributeError):
         metrics = {}
-    ap = metrics.get("AP") if isinstance(metrics, dict) else None
-    return f"val AP ×100 {100 * ap:.1f} at that epoch" if isinstance(ap, (int, float)) else "no val AP saved with it"
+    return snapshot_ap_text(metrics.get("AP") if isinstance(metrics, dict) else None)
+
+
+def snapshot_ap_text(ap: float | None) -> str:
+    """'val AP ×100 12.3 at that epoch' (COCO's -1 and a missing AP: that there is none)."""
+    if isinstance(ap, (int, float)) and ap >= 0:
+        return f"val AP ×100 {100 * ap:.1f} at that epoch"
+    return "no val AP saved with it"
 
 
 def _last_val_scores(run: Path, val: str | None) -> str:

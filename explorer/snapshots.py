@@ -21,7 +21,7 @@ from sdpose_core.interpret.collapse import collapse_report
 from sdpose_core.interpret.dynamics import ap_curve, load_history, load_snapshot
 
 from .models import SNAPSHOT_PREFIX, LoadedModel
-from .provenance import Provenance, history_trained_on, provenance_of
+from .provenance import Provenance, provenance_of, snapshot_ap_text
 
 FINAL = "final"  # the run choice that means: no snapshot, the final models
 PREFIX = SNAPSHOT_PREFIX  # ModelSet role keys of snapshot models: snapshot:<run>::<label>
@@ -162,15 +162,11 @@ class SnapshotModels:
 
 
 def snapshot_provenance(run: str, entry: SnapshotEntry, model) -> Provenance:
-    """What the run trained on (its run folder, else the bundled manifest row that names the run as
-    its history) and the AP at this snapshot."""
+    """What the run trained on (its run folder, or the bundled manifest row that names the run as
+    its history: ``provenance_of``) and the AP at this snapshot."""
     base = provenance_of(model, str(entry.path))
-    trained_on, only = base.trained_on, base.synthpose_only
-    if not trained_on:
-        trained_on = history_trained_on(Path(run)) or ""
-        only = "synthpose" in trained_on.lower()
-    how = f"snapshot {entry.label}" + ("" if entry.ap is None else f", val AP ×100 {100 * entry.ap:.1f} at that epoch")
-    return Provenance(trained_on or "the run's data (not recorded)", how, only)
+    how = f"snapshot {entry.label}" + ("" if entry.ap is None else f", {snapshot_ap_text(entry.ap)}")
+    return Provenance(base.trained_on or "the run's data (not recorded)", how, base.synthpose_only)
 
 
 def use_snapshot(models, role: str, run: str | None, snapshot: str | None) -> tuple[str, str]:

@@ -158,3 +158,13 @@ def test_stage_three_puts_the_heatmap_head_on_the_simcc_teachers_second_stage_bo
                                                                          "simcc-teacher", "stage2")
     assert (budget.epochs_of(job), budget.steps_of(job), budget.lr_of(job)) == (8, 500, 1e-3)
     assert job in reproduce.FOUNDATION and not any(s in reproduce.FOUNDATION for s in reproduce.STUDENTS)
+
+
+def test_only_a_full_run_at_the_default_epochs_writes_the_projects_report(tmp_path):
+    """A --quick or --student-epochs run (or its --report-only) writes OUT/RESULTS.md, never
+    docs/RESULTS.md, unless --docs names it."""
+    default = reproduce.Budget().default_epochs
+    assert reproduce.default_docs(tmp_path, default, False) == reproduce.ROOT / "docs" / "RESULTS.md"
+    assert reproduce.default_docs(tmp_path, default, True) == tmp_path / "RESULTS.md"
+    assert reproduce.default_docs(tmp_path, 12, False) == tmp_path / "RESULTS.md"
+    assert reproduce.default_docs(tmp_path, None, False) == tmp_path / "RESULTS.md"

@@ -308,7 +308,7 @@ def test_interact_redraws_by_setting_the_output_widget_state():
 
     assert texts(first) == ["'n = 1'"] and texts(second) == ["'twice 2'"]
     slider.value = 4
-    assert texts(first) == ["'n = 4'"] and texts(second) == ["'twice 8'"] and first.view.msg_id == ""
+    assert texts(first) == ["'n = 4'"] and texts(second) == ["'twice 8'"]
     slider.value = 3
     assert "could not draw" in texts(first)[0] and "no three" in texts(second)[0]
 
@@ -326,3 +326,19 @@ def test_interact_keeps_a_plotly_figure_inside_its_drawing():
     data, _ = shown[1]._repr_mimebundle_()
     assert data["application/vnd.plotly.v1+json"]["data"][0]["x"] == [0, 2]
     assert shown[1].view.outputs[0]["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"] == [0, 2]
+
+
+def test_a_drawing_without_a_bundle_keeps_the_widgets_own_fallback():
+    """An item no formatter can show still displays as the widget (with its text/plain), not as nothing."""
+    pytest.importorskip("ipywidgets")
+
+    class Blank:
+        def _repr_mimebundle_(self, include=None, exclude=None):
+            return {}
+
+        def __repr__(self):
+            return ""
+
+    drawing = V.LiveDrawing(Blank())
+    data, _ = drawing._repr_mimebundle_()
+    assert data["text/plain"].startswith("Output(") and "application/vnd.jupyter.widget-view+json" in data

@@ -105,7 +105,8 @@ def attention_grid_figure(crop: np.ndarray | Sequence[np.ndarray], maps: Sequenc
                                      showlegend=False), row=1, col=i)
         style_image_axes(fig, row=1, col=i, height_px=h, width_px=w)
     lock_aspect(fig, n)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=70, b=10))
+    lines = max((t.count("<br>") + 1 for t in wrapped), default=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=70 + 18 * max(0, lines - 2), b=10))
     return fig
 
 

@@ -47,18 +47,26 @@ class LiveDrawing:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict, dict]:
         data, metadata = self.bundle
-        widget = self.view._repr_mimebundle_()
-        return {**data, **{k: v for k, v in widget.items() if k != "text/plain"}}, metadata
+        shown = {mime: value for mime, value in data.items() if value not in ("", None)}
+        widget = self.view._repr_mimebundle_()  # its text/plain ('Output()') only when the item has none
+        return {**widget, **shown}, metadata
 
 
 def _mime_bundle(item: Any) -> tuple[dict, dict]:
-    """(data, metadata) of ``item`` as IPython would display it, never published: an object's
+    """(data, metadata) of ``item`` as the kernel's formatters would display it (matplotlib's PNG
+    and any other registered formatter included), never published: an object's
     ``_ipython_display_`` (plotly figures have one) would display it itself and return nothing."""
+    from IPython import get_ipython
     from IPython.core.formatters import DisplayFormatter
 
-    formatter = DisplayFormatter()
-    formatter.ipython_display_formatter.enabled = False
-    return formatter.format(item)
+    shell = get_ipython()
+    formatter = shell.display_formatter if shell is not None else DisplayFormatter()
+    hook = formatter.ipython_display_formatter
+    enabled, hook.enabled = hook.enabled, False
+    try:
+        return formatter.format(item)
+    finally:
+        hook.enabled = enabled
 
 
 def interact(draw: Callable[..., Any], **controls: Any) -> None:
