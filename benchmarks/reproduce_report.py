@@ -237,8 +237,8 @@ def job_time_per_seed(payload: dict, names: list[str]) -> tuple[float, list[int]
 
 
 def curves_name(path: Path) -> str:
-    """docs/RESULTS.md draws img/learning_curves.png; another report (RESULTS_plateau24.md) its own
-    img/learning_curves_plateau24.png, so a second run never overwrites the main picture."""
+    """docs/RESULTS.md draws img/learning_curves.png; another report (RESULTS_12epochs.md) its own
+    img/learning_curves_12epochs.png, so a second run never overwrites the main picture."""
     stem = path.stem.lower()
     return "learning_curves.png" if stem == "results" else f"learning_curves_{stem.removeprefix('results_')}.png"
 

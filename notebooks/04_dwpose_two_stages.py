@@ -252,13 +252,13 @@ else:
     display(Markdown(table))
 
 # %% [markdown]
-# `docs/RESULTS.md`, under *What the numbers say* (*The claims, 3 seeds*), pairs each of these rows
-# with `simcc` seed by seed and warns that the baseline's seed-to-seed spread is as large as
-# several of the gains, so read the per-seed column before ranking the means. It also says what
-# the pairs are consistent with (the teacher carries something a student can use: NKD is above
-# SimCC at every seed, while DWPose's stage-1 recipe and teacher-free tf-NKD are not) and which
-# experiments were not run. These rows were distilled from the bundled teachers;
-# `docs/RESULTS_stage1.md` has the same comparison from the first-stage teachers.
+# `docs/RESULTS.md`, under *What the numbers say*, pairs each of these rows with `simcc` seed by
+# seed; read the per-seed column before ranking the means, because the seed-to-seed spread is as
+# large as most of the differences. At the plateau (24 epochs) it says no method is above SimCC at
+# every seed: NKD and MGD end a little higher on average, DWPose's stage-1 recipe and ViTKD a little
+# lower at every seed, and teacher-free tf-NKD lowest; the larger gains measured at 12 epochs
+# (`docs/RESULTS_12epochs.md`) mostly closed with training. These rows were distilled from the
+# bundled teachers; `docs/RESULTS_stage1.md` has a 12-epoch comparison from the first-stage teachers.
 #
 # **Watching one of these runs in the explorer.** Train with any family recipe. `--out` keeps the
 # run's `history/epoch_*.pt` snapshots and `metrics.jsonl`. Then open the folder in the
