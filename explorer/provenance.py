@@ -68,7 +68,7 @@ def _manifest_provenance(checkpoint: Path) -> Provenance | None:
     return Provenance(trained_on, ", ".join(scores), "synthpose" in trained_on.lower())
 
 
-def _history_trained_on(run: Path) -> str | None:
+def history_trained_on(run: Path) -> str | None:
     """``trained_on`` of the bundled manifest row whose ``history`` is the run folder ``run``
     (a bundled run keeps its snapshots, metrics and a config that names its source run only)."""
     row = next((r for r in bundled_manifest(run.parent)
@@ -83,7 +83,7 @@ def _history_provenance(checkpoint: Path) -> Provenance | None:
     if checkpoint.parent.name != "history":
         return None
     run = checkpoint.parent.parent
-    trained_on = _history_trained_on(run)
+    trained_on = history_trained_on(run)
     if not trained_on:
         return None
     return Provenance(trained_on, f"a snapshot of the bundled {run.name} run; {_snapshot_score(checkpoint)}",

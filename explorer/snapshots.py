@@ -21,7 +21,7 @@ from sdpose_core.interpret.collapse import collapse_report
 from sdpose_core.interpret.dynamics import ap_curve, load_history, load_snapshot
 
 from .models import SNAPSHOT_PREFIX, LoadedModel
-from .provenance import Provenance, provenance_of, snapshot_ap_text
+from .provenance import Provenance, history_trained_on, provenance_of, snapshot_ap_text
 
 FINAL = "final"  # the run choice that means: no snapshot, the final models
 PREFIX = SNAPSHOT_PREFIX  # ModelSet role keys of snapshot models: snapshot:<run>::<label>
@@ -162,9 +162,12 @@ class SnapshotModels:
 
 
 def snapshot_provenance(run: str, entry: SnapshotEntry, model) -> Provenance:
-    """What the run trained on (its run folder, or the bundled manifest row that names the run as
-    its history: ``provenance_of``) and the AP at this snapshot."""
-    base = provenance_of(model, str(entry.path))
+    """What the run trained on (the bundled manifest row that names the run as its history, else
+    its run folder through ``provenance_of``) and the AP at this snapshot (``entry.ap``: a bundled
+    run's snapshot files are not read a second time for the AP saved in them)."""
+    trained_on = history_trained_on(Path(run))
+    base = (Provenance(trained_on, "", "synthpose" in trained_on.lower()) if trained_on
+            else provenance_of(model, str(entry.path)))
     how = f"snapshot {entry.label}" + ("" if entry.ap is None else f", {snapshot_ap_text(entry.ap)}")
     return Provenance(base.trained_on or "the run's data (not recorded)", how, base.synthpose_only)
 
