@@ -88,5 +88,7 @@ class RunDir:
 
     def truncate_metrics_after(self, epoch: int) -> None:
         """On resume, drop records of an epoch that never finished (epoch > last finished)."""
+        if not self.metrics_path.exists():
+            return
         kept = [r for r in self.read_metrics() if r.get("epoch", -1) <= epoch]
         atomic_write_bytes(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in kept).encode())

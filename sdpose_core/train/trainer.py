@@ -186,6 +186,7 @@ class Trainer:
         if state is None:
             if self.dist.is_main:
                 self.run.write_config(self.opts.to_json())
+                self.run.truncate_metrics_after(-1)  # a first epoch killed before its state was saved
             return 0
         previous = self.run.read_config() or {}
         if previous.get("recipe") != self.opts.recipe:
@@ -225,13 +226,17 @@ class Trainer:
         return {k: float(all_reduce_mean(torch.tensor(v / count), self.dist)) for k, v in sums.items()}
 
     def checkpoint(self, epoch: int, record: dict) -> None:
-        """Snapshot (a loadable model) first, then the full state; both atomic."""
+        """Snapshot (a loadable model), metrics row, then the full state that marks the epoch finished.
+
+        The state goes last: a kill before it leaves the previous epoch as the last finished one,
+        and resuming drops this epoch's row and trains it again; a kill after it has logged the row.
+        """
         save_model(self.student, self.run.snapshot_path(epoch), epoch=epoch, metrics=record,
                    recipe=self.name)
+        self.run.log(record)
         self.run.save_state({"epoch": epoch, "model": self.student.state_dict(),
                              "objective": self._objective_state(), "optimizer": self.optimizer.state_dict(),
                              "torch_rng": torch.get_rng_state()})
-        self.run.log(record)
 
     def fit(self) -> list[dict]:
         history = []
