@@ -6,6 +6,7 @@ curves, held-out easy / medium AP, params, GFLOPs, CPU latency, training time).
     python benchmarks/reproduce.py --from-scratch        # also the backbone and both teachers, two stages (seed 0)
     python benchmarks/reproduce.py --seeds 0 --quick     # smoke run, minutes
     python benchmarks/reproduce.py --report-only         # rewrite the report from OUT/results.json
+    python benchmarks/reproduce.py --report-only --payload benchmarks/results/A.json B.json  # from saved runs
     (an --out that already holds a --from-scratch run reuses its backbone and teachers for more seeds)
     python benchmarks/reproduce.py --from-scratch --bundle   # and refresh data_samples/checkpoints
 
@@ -43,11 +44,12 @@ from sdpose_core import load_model
 from sdpose_core.data.synthpose import generate_dataset
 from sdpose_core.evaluate.predict import evaluate_model
 from sdpose_core.models.zoo import CHECKPOINT_DIR
+from sdpose_core.train.recipes import get_recipe
 from sdpose_core.train.run_dir import RunDir
 from sdpose_core.train.trainer import TrainOptions, train
 
 from curriculum import stage_two_data  # benchmarks/ is on sys.path (a script's own folder)
-from reproduce_report import TWO_CYCLES, stage_label, write_results
+from reproduce_report import STAGE, TWO_CYCLES, merge_payloads, stage_label, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 # SynthPose seeds of this benchmark (the README and the tests use others)
@@ -165,6 +167,7 @@ def train_job(job: Job, seed: int, data: dict[str, Path], run: Path, budget: Bud
            "wall_seconds": wall, **({"init": str(init)} if init else {}),
            **({"init_body": str(init_body)} if init_body else {})}
     model = load_model(run / "model.pt")
+    row["model"] = model.config.name  # the report measures this config if the checkpoint is gone
     for split in ("heldout-easy", "heldout-medium"):
         row[split] = evaluate_model(model, data[split], progress=False)["AP"]
     return row
@@ -251,16 +254,25 @@ def make_data(out: Path, budget: Budget) -> dict[str, Path]:
     return data
 
 
-def add_two_cycle_rows(results: dict, seeds: list[int], data: dict[str, Path]) -> None:
-    """SDPose evaluated with both cycles (the paper's "within 1 AP of the multi-cycle run")."""
+def add_two_cycle_rows(results: dict, seeds: list[int], data: Callable[[], dict[str, Path]]) -> None:
+    """SDPose evaluated with both cycles (the paper's "within 1 AP of the multi-cycle run").
+
+    ``data()`` gives the sets, called only if a row is computed. A seed whose SDPose checkpoint is
+    gone (a saved payload) keeps the row it has."""
+    sets: dict[str, Path] = {}
     for seed in seeds:
         if "sdpose" not in results.get(seed, {}):
             continue
         row = dict(results[seed]["sdpose"])
+        if not Path(row["checkpoint"]).is_file():
+            if TWO_CYCLES not in results[seed]:
+                raise FileNotFoundError(f"seed {seed}: {row['checkpoint']} is gone and no 2-cycle row was saved")
+            continue
+        sets = sets or data()
         model = load_model(row["checkpoint"])
-        row.update(AP=evaluate_model(model, data["val"], cycle=2, progress=False)["AP"], seconds=0.0, curve=[])
+        row.update(AP=evaluate_model(model, sets["val"], cycle=2, progress=False)["AP"], seconds=0.0, curve=[])
         for split in ("heldout-easy", "heldout-medium"):
-            row[split] = evaluate_model(model, data[split], cycle=2, progress=False)["AP"]
+            row[split] = evaluate_model(model, sets[split], cycle=2, progress=False)["AP"]
         results[seed][TWO_CYCLES] = row
 
 
@@ -329,7 +341,7 @@ def train_everything(args: argparse.Namespace, command: str) -> dict:
 
     run_pool(todo, data, args.out, budget, args.workers, known, results, save,
              cache=None if args.no_cache else (args.cache or args.out / "cache"))
-    add_two_cycle_rows(results, sorted(set(args.seeds) | set(results)), data)
+    add_two_cycle_rows(results, sorted(set(args.seeds) | set(results)), lambda: data)
     return save()
 
 
@@ -339,6 +351,22 @@ def default_docs(out: Path, student_epochs: int | None, quick: bool) -> Path:
     if not quick and student_epochs == Budget().default_epochs:
         return ROOT / "docs" / "RESULTS.md"
     return out / "RESULTS.md"
+
+
+def saved_payload(out: Path, payloads: list[Path] | None) -> dict:
+    """What ``--report-only`` reports: OUT/results.json, or the ``--payload`` files merged (the
+    saved runs in ``benchmarks/results``, whose runs folders may be gone), each row naming its zoo
+    model so the report can measure it without the checkpoint."""
+    found = [json.loads(p.read_text()) for p in payloads] if payloads else [_load_saved(out)]
+    if not all(p.get("budget") for p in found):
+        raise SystemExit(f"{payloads or out / 'results.json'}: not found or from an older version: run the benchmark first")
+    payload = merge_payloads(found)
+    models = {job.name: job.model or get_recipe(job.recipe).model for job in (*FOUNDATION, *STUDENTS, *REGIME)}
+    models["backbone"] = "synth-backbone"
+    for name, row in (item for rows in payload["results"].values() for item in rows.items()):
+        job = STAGE.fullmatch(name)["job"] if STAGE.fullmatch(name) else "sdpose" if name == TWO_CYCLES else name
+        row.setdefault("model", models.get(job))
+    return payload
 
 
 def _load_saved(out: Path) -> dict:
@@ -373,18 +401,19 @@ def main(argv: list[str] | None = None) -> int:
                              "run's cache to skip rebuilding it)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from OUT/results.json of a finished run (no training)")
+    parser.add_argument("--payload", type=Path, nargs="+", default=None,
+                        help="with --report-only: report these saved payloads (benchmarks/results/*.json) merged, "
+                             "instead of OUT/results.json; the first gives the foundation and budget")
     parser.add_argument("--bundle", action="store_true",
                         help="then copy the first seed into data_samples/checkpoints (bundle_checkpoints.py)")
     args = parser.parse_args(argv)
     if args.report_only:
-        payload = _load_saved(args.out)
-        if not payload.get("budget"):
-            raise SystemExit(f"{args.out}/results.json not found or from an older version: run the benchmark first")
+        payload = saved_payload(args.out, args.payload)
         args.docs = args.docs or default_docs(args.out, payload["budget"].get("default_epochs"), False)
         # a run killed part-way saved its finished jobs; its seeds are those that hold any
         payload["seeds"] = sorted({int(k) for k in payload["results"] if k != "foundation"} | set(payload["seeds"]))
         results = {int(k): v for k, v in payload["results"].items() if k != "foundation"}
-        add_two_cycle_rows(results, payload["seeds"], make_data(args.out, Budget(**payload["budget"])))
+        add_two_cycle_rows(results, payload["seeds"], lambda: make_data(args.out, Budget(**payload["budget"])))
         payload["results"].update({str(k): v for k, v in results.items()})
     else:
         args.docs = args.docs or default_docs(args.out, args.student_epochs or Budget().default_epochs, args.quick)

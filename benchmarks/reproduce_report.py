@@ -5,6 +5,7 @@ the hand-written analysis below ``ANALYSIS_MARK`` survives a rewrite.
 """
 from __future__ import annotations
 
+import json
 import re
 import statistics
 from pathlib import Path
@@ -44,13 +45,19 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def model_facts(checkpoint: str) -> dict:
-    """Params, GFLOPs and CPU latency; a backbone-only file (the bundled ``backbone.pt`` a run read
-    instead of training it) is measured on its zoo config, ``synth-backbone`` (weights do not matter)."""
-    if read_checkpoint(checkpoint).get("kind") == "backbone":
-        model = build_model(get_config("synth-backbone"))
+def model_facts(row: dict) -> dict:
+    """Params, GFLOPs and CPU latency of a row's model. A backbone-only file (the bundled
+    ``backbone.pt`` a run read instead of training it) is measured on its zoo config,
+    ``synth-backbone``; a row whose checkpoint is gone (a saved payload, its runs folder deleted) on
+    the zoo config it names (``row["model"]``): none of the three depends on the weights."""
+    checkpoint = Path(row["checkpoint"])
+    if checkpoint.is_file():
+        is_backbone = read_checkpoint(checkpoint).get("kind") == "backbone"
+        model = build_model(get_config("synth-backbone")) if is_backbone else load_model(checkpoint)
+    elif row.get("model"):
+        model = build_model(get_config(row["model"]))
     else:
-        model = load_model(checkpoint)
+        raise FileNotFoundError(f"{checkpoint} is gone and the row names no zoo model to measure instead")
     facts = describe_model(model.config)
     # one thread (with two, the median of 20 calls moved by up to 1.7x between calls) and 200 calls
     # after 30 of warm-up: with 20 after 3, two students of one architecture differed by 1.6x
@@ -184,6 +191,44 @@ def cost_ratios(facts: dict[str, dict]) -> list[str]:
             f"students; {verdict}):", "", *lines, ""]
 
 
+# what every run of one report must share (the schedule's length may differ: budget["epochs"] says)
+SAME_BUDGET = ("train_num", "val_num", "heldout_num", "difficulty", "augment", "batch_size", "lr", "student_steps")
+
+
+def merge_payloads(payloads: list[dict]) -> dict:
+    """One report's payload from several saved runs (``benchmarks/results/*.json``).
+
+    The first gives the foundation (backbone, teachers) and the budget; each later one adds its
+    students' rows to their seeds and, where its length differs, their epochs to
+    ``budget["epochs"]`` (so the report says which rows trained shorter or longer). Runs with
+    other data or optimiser settings, or a job two payloads both hold for one seed, are refused.
+    """
+    merged = json.loads(json.dumps(payloads[0]))  # a deep copy
+    budget = merged["budget"]
+    merged["commands"] = list(merged.get("commands") or [merged["command"]])
+    for other in payloads[1:]:
+        differ = [k for k in SAME_BUDGET if other["budget"].get(k) != budget.get(k)]
+        if differ or other["workers"] != merged["workers"]:
+            raise ValueError(f"cannot merge runs with different {differ or ['workers']}: "
+                             f"{[(budget.get(k), other['budget'].get(k)) for k in differ]}")
+        for seed, rows in other["results"].items():
+            if seed == "foundation":
+                continue
+            target = merged["results"].setdefault(seed, {})
+            clash = sorted(set(rows) & set(target))
+            if clash:
+                raise ValueError(f"seed {seed}: {clash} are in two of the merged payloads")
+            target.update(rows)
+            for name in rows:
+                epochs = other["budget"]["epochs"].get(name, other["budget"]["default_epochs"])
+                if epochs != budget["epochs"].get(name, budget["default_epochs"]):
+                    budget["epochs"][name] = epochs
+        merged["commands"] += [c for c in other.get("commands") or [other["command"]] if c not in merged["commands"]]
+        merged["seeds"] = sorted(set(merged["seeds"]) | set(other["seeds"]))
+        merged["students_wall_s"] = merged.get("students_wall_s", 0.0) + other.get("students_wall_s", 0.0)
+    return merged
+
+
 def plot_curves(payload: dict, path: Path) -> None:
     """AP vs training step, one panel per group, one line per seed (the jump is visible)."""
     import matplotlib
@@ -246,7 +291,7 @@ def curves_name(path: Path) -> str:
 def write_results(payload: dict, path: Path) -> str:
     budget, seeds = payload["budget"], payload["seeds"]
     names = [n for n in REPORT_ORDER if has_row(payload, n) and n not in payload["results"]["foundation"]]
-    facts = {n: model_facts(row_of(payload, seeds_of(payload, n)[0], n)["checkpoint"])
+    facts = {n: model_facts(row_of(payload, seeds_of(payload, n)[0], n))
              for n in [*payload["results"]["foundation"], *names] if n != TWO_CYCLES}
     img = path.parent / "img" / curves_name(path)
     plot_curves(payload, img)

@@ -85,7 +85,7 @@ def test_each_report_draws_its_own_curves_picture() -> None:
 
 
 def test_report_of_a_subset_run_whose_seeds_hold_different_students(tmp_path, monkeypatch) -> None:
-    def facts(checkpoint: str) -> dict:
+    def facts(row: dict) -> dict:
         return {"name": "synth-student", "params_m": 1.0, "gflops_one_pass": 0.1, "latency_ms": 5.0,
                 "latency_all_cycles_ms": 9.0}
     monkeypatch.setattr(report, "model_facts", facts)
@@ -168,3 +168,53 @@ def test_only_a_full_run_at_the_default_epochs_writes_the_projects_report(tmp_pa
     assert reproduce.default_docs(tmp_path, default, True) == tmp_path / "RESULTS.md"
     assert reproduce.default_docs(tmp_path, 12, False) == tmp_path / "RESULTS.md"
     assert reproduce.default_docs(tmp_path, None, False) == tmp_path / "RESULTS.md"
+
+
+def _saved(default_epochs: int, rows: dict, **budget) -> dict:
+    """A payload the way reproduce.py saves it (benchmarks/results/*.json)."""
+    base = {"difficulty": "easy", "train_num": 10, "val_num": 5, "heldout_num": 5, "augment": "flip", "lr": 0.003,
+            "batch_size": 4, "epochs": {"backbone": 12}, "default_epochs": default_epochs, "student_steps": 3}
+    return {"command": f"reproduce {default_epochs}", "budget": {**base, **budget}, "workers": 2,
+            "seeds": sorted(int(s) for s in rows), "students_wall_s": 100.0,
+            "results": {"foundation": {"teacher": {"AP": 0.7}}, **rows}}
+
+
+def test_merged_payloads_keep_each_runs_length_and_refuse_clashes() -> None:
+    long = _saved(24, {"0": {"baseline": {"AP": 0.6}}, "1": {"baseline": {"AP": 0.62}}})
+    short = _saved(16, {"0": {"baseline-ft": {"AP": 0.65}}, "2": {"sdpose-ft": {"AP": 0.64}}})
+    merged = report.merge_payloads([long, short])
+    assert merged["results"]["0"] == {"baseline": {"AP": 0.6}, "baseline-ft": {"AP": 0.65}}
+    assert merged["results"]["2"] == {"sdpose-ft": {"AP": 0.64}}
+    assert merged["budget"]["epochs"] == {"backbone": 12, "baseline-ft": 16, "sdpose-ft": 16}
+    assert merged["budget"]["default_epochs"] == 24 and merged["seeds"] == [0, 1, 2]
+    assert merged["commands"] == ["reproduce 24", "reproduce 16"] and merged["students_wall_s"] == 200.0
+    assert "baseline-ft" not in long["results"]["0"]  # the inputs are not changed
+    with pytest.raises(ValueError, match=r"\['baseline'\] are in two"):
+        report.merge_payloads([long, _saved(24, {"1": {"baseline": {"AP": 0.5}}})])
+    with pytest.raises(ValueError, match="different \\['lr'\\]"):
+        report.merge_payloads([long, _saved(16, {"0": {"sdpose-ft": {}}}, lr=0.001)])
+
+
+def test_report_from_a_saved_payload_whose_runs_folder_is_gone(tmp_path) -> None:
+    """--report-only --payload: rows name their zoo model; facts come from it, the 2-cycle rows are kept."""
+    from sdpose_core.models.zoo import describe_model, get_config
+
+    row = {"AP": 0.6, "checkpoint": str(tmp_path / "gone" / "model.pt")}
+    saved = _saved(24, {"0": {"sdpose": dict(row), "sdpose (2 cycles)": dict(row, AP=0.59), "mgd": dict(row)},
+                        "1": {"teacher (stage 1)": dict(row)}})
+    path = tmp_path / "payload.json"
+    path.write_text(json.dumps(saved))
+    payload = reproduce.saved_payload(tmp_path, [path])
+    models = {name: r["model"] for rows in payload["results"].values() for name, r in rows.items()}
+    assert models == {"teacher": "synth-teacher", "sdpose": "synth-student", "sdpose (2 cycles)": "synth-student",
+                      "mgd": "synth-simcc", "teacher (stage 1)": "synth-teacher"}
+    results = {0: payload["results"]["0"]}
+    reproduce.add_two_cycle_rows(results, [0], lambda: pytest.fail("no set is needed: nothing to compute"))
+    assert results[0]["sdpose (2 cycles)"]["AP"] == 0.59
+    facts = report.model_facts(payload["results"]["0"]["mgd"])
+    assert facts["params_m"] == pytest.approx(describe_model(get_config("synth-simcc"))["params_m"])
+    assert facts["latency_ms"] > 0
+    with pytest.raises(FileNotFoundError, match="names no zoo model"):
+        report.model_facts(row)
+    with pytest.raises(FileNotFoundError, match="no 2-cycle row"):
+        reproduce.add_two_cycle_rows({0: {"sdpose": row}}, [0], dict)
