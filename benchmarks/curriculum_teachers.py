@@ -25,7 +25,8 @@ from sdpose_core import load_model
 from sdpose_core.evaluate.predict import evaluate_model
 
 from curriculum import stage_two_data  # benchmarks/ is on sys.path
-from reproduce import QUICK, STAGE2, STAGE3, Budget, make_data, run_pool
+from reproduce import make_data, run_pool
+from reproduce_jobs import QUICK, STAGE2, STAGE3, Budget
 from reproduce_report import STAGE, stage_label
 
 

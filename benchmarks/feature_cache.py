@@ -23,7 +23,8 @@ from sdpose_core.train.trainer import TrainOptions, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from reproduce import BUNDLED, Budget, make_data  # noqa: E402
+from reproduce import make_data  # noqa: E402
+from reproduce_jobs import BUNDLED, Budget  # noqa: E402
 
 TEACHER_OF = {"distilpose": "teacher", "distilpose-official": "teacher", "dwpose-s1": "simcc-teacher",
               "nkd": "simcc-teacher", "vitkd": "simcc-teacher", "mgd": "simcc-teacher"}

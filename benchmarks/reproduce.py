@@ -267,6 +267,9 @@ def saved_payload(out: Path, payloads: list[Path] | None) -> dict:
     """What ``--report-only`` reports: OUT/results.json, or the ``--payload`` files merged (the
     saved runs in ``benchmarks/results``, whose runs folders may be gone), each row naming its zoo
     model so the report can measure it without the checkpoint."""
+    missing = [str(p) for p in payloads or [] if not p.is_file()]
+    if missing:
+        raise SystemExit(f"--payload: no such file {missing} (the saved runs are in benchmarks/results)")
     found = [json.loads(p.read_text()) for p in payloads] if payloads else [_load_saved(out)]
     if not all(p.get("budget") for p in found):
         raise SystemExit(f"{payloads or out / 'results.json'}: not found or from an older version: run the benchmark first")
@@ -308,21 +311,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="feature cache folder (default OUT/cache; point another --out at an earlier "
                              "run's cache to skip rebuilding it)")
     parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the report from OUT/results.json of a finished run (no training)")
+                        help="rewrite the report from OUT/results.json of a finished run, or from --payload files "
+                             "(no training)")
     parser.add_argument("--payload", type=Path, nargs="+", default=None,
                         help="with --report-only: report these saved payloads (benchmarks/results/*.json) merged, "
                              "instead of OUT/results.json; the first gives the foundation and budget")
     parser.add_argument("--bundle", action="store_true",
                         help="then copy the first seed into data_samples/checkpoints (bundle_checkpoints.py)")
     args = parser.parse_args(argv)
+    if args.payload and (not args.report_only or args.bundle):
+        parser.error("--payload reports saved runs: use it with --report-only and without --bundle")
     if args.report_only:
         payload = saved_payload(args.out, args.payload)
         args.docs = args.docs or default_docs(args.out, payload["budget"].get("default_epochs"), False)
         # a run killed part-way saved its finished jobs; its seeds are those that hold any
         payload["seeds"] = sorted({int(k) for k in payload["results"] if k != "foundation"} | set(payload["seeds"]))
-        results = {int(k): v for k, v in payload["results"].items() if k != "foundation"}
-        add_two_cycle_rows(results, payload["seeds"], lambda: make_data(args.out, Budget(**payload["budget"])))
-        payload["results"].update({str(k): v for k, v in results.items()})
+        if not args.payload:  # saved payloads keep their 2-cycle rows (their checkpoints may be gone or others)
+            results = {int(k): v for k, v in payload["results"].items() if k != "foundation"}
+            add_two_cycle_rows(results, payload["seeds"], lambda: make_data(args.out, Budget(**payload["budget"])))
+            payload["results"].update({str(k): v for k, v in results.items()})
     else:
         args.docs = args.docs or default_docs(args.out, args.student_epochs or Budget().default_epochs, args.quick)
         command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -19,7 +19,7 @@ from sdpose_core.models.zoo import build_model, describe_model, get_config
 
 TWO_CYCLES = "sdpose (2 cycles)"  # the SDPose students evaluated with both cycles (reproduce.add_two_cycle_rows)
 STAGE = re.compile(r"(?P<job>.+) \(stage (?P<stage>\d+)\)")  # a teacher's earlier stage (reproduce.foundation_models)
-OPT_IN = ("baseline-ft", "sdpose-ft")  # reproduce.REGIME: never in the default run
+OPT_IN = ("baseline-ft", "sdpose-ft")  # reproduce_jobs.REGIME: never in the default run
 REPORT_ORDER = ("baseline", "sdpose", TWO_CYCLES, "baseline-ft", "sdpose-ft", "regression", "distilpose",
                 "distilpose-official", "simcc", "dwpose-s1", "dwpose-s2", "nkd", "tf-nkd", "vitkd", "mgd")
 LATENCY_WARMUP, LATENCY_REPEATS = 30, 200  # per model and cycle count (model_facts)
@@ -198,19 +198,31 @@ SAME_BUDGET = ("train_num", "val_num", "heldout_num", "difficulty", "augment", "
 def merge_payloads(payloads: list[dict]) -> dict:
     """One report's payload from several saved runs (``benchmarks/results/*.json``).
 
-    The first gives the foundation (backbone, teachers) and the budget; each later one adds its
-    students' rows to their seeds and, where its length differs, their epochs to
-    ``budget["epochs"]`` (so the report says which rows trained shorter or longer). Runs with
-    other data or optimiser settings, or a job two payloads both hold for one seed, are refused.
+    The first gives the budget and the foundation (backbone, teachers; a later payload may hold
+    none, or the same one); each later one adds its students' rows to their seeds and, where its
+    length differs, their epochs to ``budget["epochs"]`` (so the report says which rows trained
+    shorter or longer). Refused: other data or optimiser settings or workers, a job two payloads
+    hold for one seed, one job name at two lengths (its seeds would be pooled), another foundation.
     """
-    merged = json.loads(json.dumps(payloads[0]))  # a deep copy
+    merged = json.loads(json.dumps(payloads[0]))  # deep copies: the inputs stay as they were
     budget = merged["budget"]
     merged["commands"] = list(merged.get("commands") or [merged["command"]])
-    for other in payloads[1:]:
+
+    def length(payload: dict, name: str) -> int:
+        return payload["budget"]["epochs"].get(name, payload["budget"]["default_epochs"])
+
+    for other in (json.loads(json.dumps(p)) for p in payloads[1:]):
         differ = [k for k in SAME_BUDGET if other["budget"].get(k) != budget.get(k)]
-        if differ or other["workers"] != merged["workers"]:
-            raise ValueError(f"cannot merge runs with different {differ or ['workers']}: "
+        if differ:
+            raise ValueError(f"cannot merge runs with different {differ}: "
                              f"{[(budget.get(k), other['budget'].get(k)) for k in differ]}")
+        if other["workers"] != merged["workers"]:
+            raise ValueError(f"cannot merge runs on {merged['workers']} and {other['workers']} workers")
+        foundation = other["results"].get("foundation") or {}
+        if foundation and sorted(foundation) != sorted(merged["results"]["foundation"]):
+            raise ValueError(f"a later payload has its own foundation {sorted(foundation)}: list the payload "
+                             "whose backbone and teachers the report shows first")
+        held = {name for seed, rows in merged["results"].items() if seed != "foundation" for name in rows}
         for seed, rows in other["results"].items():
             if seed == "foundation":
                 continue
@@ -218,11 +230,13 @@ def merge_payloads(payloads: list[dict]) -> dict:
             clash = sorted(set(rows) & set(target))
             if clash:
                 raise ValueError(f"seed {seed}: {clash} are in two of the merged payloads")
+            for name in (n for n in rows if n != TWO_CYCLES):
+                if name in held and length(other, name) != length(merged, name):
+                    raise ValueError(f"{name} trained {length(merged, name)} epochs in one payload and "
+                                     f"{length(other, name)} in another: their seeds cannot share a row")
+                if length(other, name) != length(merged, name):
+                    budget["epochs"][name] = length(other, name)
             target.update(rows)
-            for name in rows:
-                epochs = other["budget"]["epochs"].get(name, other["budget"]["default_epochs"])
-                if epochs != budget["epochs"].get(name, budget["default_epochs"]):
-                    budget["epochs"][name] = epochs
         merged["commands"] += [c for c in other.get("commands") or [other["command"]] if c not in merged["commands"]]
         merged["seeds"] = sorted(set(merged["seeds"]) | set(other["seeds"]))
         merged["students_wall_s"] = merged.get("students_wall_s", 0.0) + other.get("students_wall_s", 0.0)

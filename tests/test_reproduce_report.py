@@ -193,6 +193,12 @@ def test_merged_payloads_keep_each_runs_length_and_refuse_clashes() -> None:
         report.merge_payloads([long, _saved(24, {"1": {"baseline": {"AP": 0.5}}})])
     with pytest.raises(ValueError, match="different \\['lr'\\]"):
         report.merge_payloads([long, _saved(16, {"0": {"sdpose-ft": {}}}, lr=0.001)])
+    with pytest.raises(ValueError, match="baseline trained 24 epochs in one payload and 12"):
+        report.merge_payloads([long, _saved(12, {"2": {"baseline": {"AP": 0.5}}})])  # would pool two lengths
+    retrained = _saved(16, {"2": {"sdpose-ft": {}}})
+    retrained["results"]["foundation"] = {"backbone": {}, "teacher": {}}
+    with pytest.raises(ValueError, match="its own foundation"):
+        report.merge_payloads([long, retrained])
 
 
 def test_report_from_a_saved_payload_whose_runs_folder_is_gone(tmp_path) -> None:
@@ -218,3 +224,34 @@ def test_report_from_a_saved_payload_whose_runs_folder_is_gone(tmp_path) -> None
         report.model_facts(row)
     with pytest.raises(FileNotFoundError, match="no 2-cycle row"):
         reproduce.add_two_cycle_rows({0: {"sdpose": row}}, [0], dict)
+
+
+def test_report_only_from_payload_files_through_the_command_line(tmp_path, monkeypatch) -> None:
+    def facts(row: dict) -> dict:
+        return {"name": row["model"], "params_m": 1.0, "gflops_one_pass": 0.1, "latency_ms": 5.0,
+                "latency_all_cycles_ms": 9.0}
+
+    def row(ap: float) -> dict:
+        return {"AP": ap, "seconds": 60.0, "curve": [0.1, 0.3, ap - 0.01, ap], "steps_per_epoch": 3,
+                "heldout-easy": 0.7, "heldout-medium": 0.4, "checkpoint": str(tmp_path / "gone.pt")}
+
+    monkeypatch.setattr(report, "model_facts", facts)
+    monkeypatch.setattr(reproduce, "make_data", lambda *a: pytest.fail("a saved payload needs no data"))
+    plateau = _saved(24, {"0": {"sdpose": row(0.60), "sdpose (2 cycles)": row(0.60), "baseline": row(0.61)}})
+    regime = _saved(16, {"0": {"baseline-ft": row(0.64), "sdpose-ft": row(0.66)}})
+    plateau["results"]["foundation"] = {"teacher": row(0.79)}
+    regime["results"]["foundation"] = {}  # a students-only run read the bundled teachers
+    paths = [tmp_path / "plateau.json", tmp_path / "regime.json"]
+    for path, payload in zip(paths, (plateau, regime)):
+        path.write_text(json.dumps(payload))
+    docs = tmp_path / "RESULTS.md"
+    reproduce.main(["--report-only", "--payload", *map(str, paths), "--out", str(tmp_path / "out"), "--docs", str(docs)])
+    text = docs.read_text()
+    assert "'baseline-ft': 16, 'sdpose-ft': 16}, others 24" in text
+    claim = next(line for line in text.splitlines() if "stem fine-tuned too" in line)
+    assert "| 1 | 66.0 | 64.0 | +2.0 ± 0.0 | +2.0 |" in claim
+    assert "| sdpose-ft | synth-student |" in text
+    with pytest.raises(SystemExit):  # --payload alone would start a training run
+        reproduce.main(["--payload", str(paths[0])])
+    with pytest.raises(SystemExit, match="no such file"):
+        reproduce.main(["--report-only", "--payload", str(tmp_path / "nope.json")])

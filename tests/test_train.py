@@ -124,9 +124,9 @@ def test_sigkill_then_resume_loses_no_finished_epoch(synth, tmp_path):
     time.sleep(0.3)  # somewhere inside a later epoch or a checkpoint write
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished
     state = torch.load(out / "last.pt", weights_only=True)  # never torn
-    finished = state["epoch"]
-    assert finished >= 0
+    assert 0 <= state["epoch"] < 3
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     epochs = [r["epoch"] for r in RunDir(out).read_metrics()]
@@ -152,6 +152,19 @@ def test_kill_between_metrics_row_and_state_retrains_that_epoch_once(synth, tmp_
     resumed = train(TrainOptions(recipe="baseline", data=synth["train"], out=tmp_path, **{**TINY, "epochs": 3}))
     assert [r["epoch"] for r in resumed] == list(range(failing_epoch, 3))
     assert [r["epoch"] for r in RunDir(tmp_path).read_metrics()] == [0, 1, 2]
+
+
+def test_a_folder_that_is_not_this_recipes_run_is_refused_before_anything_is_written(synth, tmp_path):
+    killed = tmp_path / "killed"  # another recipe's run whose first epoch never saved its state
+    RunDir(killed).write_config({"recipe": "sdpose"})
+    RunDir(killed).log({"epoch": 0, "AP": 0.1})
+    foreign = tmp_path / "foreign"  # a metrics log this trainer did not write (no config.json)
+    RunDir(foreign).log({"epoch": 0, "AP": 0.5})
+    for folder, message in ((killed, "holds a 'sdpose' run"), (foreign, "no config.json")):
+        before = (folder / "metrics.jsonl").read_bytes()
+        with pytest.raises(ValueError, match=message):
+            train(TrainOptions(recipe="baseline", data=synth["train"], out=folder, **TINY))
+        assert (folder / "metrics.jsonl").read_bytes() == before
 
 
 def test_same_script_runs_under_torchrun(synth, tmp_path):

@@ -182,16 +182,18 @@ class Trainer:
 
     def _resume(self) -> int:
         """Continue after the last finished epoch if the run folder holds one; else start at 0."""
-        state = self.run.load_state()
+        state, previous = self.run.load_state(), self.run.read_config()
+        if (state is not None or previous is not None) and (previous or {}).get("recipe") != self.opts.recipe:
+            raise ValueError(f"{self.run.root} holds a {(previous or {}).get('recipe')!r} run; "
+                             f"use another --out for recipe {self.opts.recipe!r}")
         if state is None:
+            if previous is None and self.run.read_metrics():
+                raise ValueError(f"{self.run.root} holds a metrics log but no config.json (not a run folder "
+                                 "of this trainer, or a bundled history): use another --out")
             if self.dist.is_main:
                 self.run.write_config(self.opts.to_json())
-                self.run.truncate_metrics_after(-1)  # a first epoch killed before its state was saved
+                self.run.truncate_metrics_after(-1)  # this run's first epoch, killed before its state was saved
             return 0
-        previous = self.run.read_config() or {}
-        if previous.get("recipe") != self.opts.recipe:
-            raise ValueError(f"{self.run.root} holds a {previous.get('recipe')!r} run; "
-                             f"use another --out for recipe {self.opts.recipe!r}")
         self.student.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"], strict=False)
         self.optimizer.load_state_dict(state["optimizer"])
