@@ -281,12 +281,18 @@ def plot_curves(payload: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def timed_jobs(names: list[str]) -> list[str]:
+    """The jobs of the per-seed time: not the 2-cycle rows (an evaluation) nor the opt-in ones
+    (their own runs, uncached: the students' table gives their time)."""
+    return [n for n in names if n != TWO_CYCLES and n not in OPT_IN]
+
+
 def job_time_per_seed(payload: dict, names: list[str]) -> tuple[float, list[int], list[float]] | None:
     """Mean over the seeds that hold every student (but the opt-in ``OPT_IN`` rows, uncached and run
     on their own) of (sum of their jobs' wall times) / workers: the
     pool's time for one seed with no idle worker. Seeds are interleaved job by job in one pool
     (reproduce.py), so no seed has a wall-clock span of its own. Returns (mean s, seeds, per seed s)."""
-    jobs = [n for n in names if n != TWO_CYCLES and n not in OPT_IN]  # opt-in rows: their own runs
+    jobs = timed_jobs(names)
     seeds = [s for s in payload["seeds"] if all(n in payload["results"].get(str(s), {}) for n in jobs)]
     if not jobs or not seeds:
         return None
@@ -321,7 +327,7 @@ def write_results(payload: dict, path: Path) -> str:
         f"`{budget['augment']}`, AdamW lr {budget['lr']} with warm-up and cosine decay over each run's length, "
         f"batch {budget['batch_size']}. Epochs: {budget['epochs']}, others {budget['default_epochs']}; students "
         f"see {budget['student_steps']} batches per epoch.", "",
-        (f"Time: the {len([n for n in names if n != TWO_CYCLES])} students of one seed take **{job_time[0] / 60:.1f} min** on "
+        (f"Time: the {len(timed_jobs(names))} students of one seed take **{job_time[0] / 60:.1f} min** on "
          f"{payload['workers']} workers (each job's own wall time, summed, ÷ {payload['workers']}; seeds "
          f"{job_time[1]}: " + ", ".join(f"{t / 60:.1f}" for t in job_time[2]) + " min)"
          if job_time else "Time: no seed has every student yet; each job's own time is in the students' table")
