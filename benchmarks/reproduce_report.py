@@ -159,6 +159,9 @@ def comparisons_table(payload: dict) -> list[str]:
         if not seeds:
             lines.append(f"| {claim} | 0 | not run | | | |")
             continue
+        epochs = payload.get("budget", {}).get("epochs", {}).get(run)
+        if run in OPT_IN and epochs:  # an opt-in pair merged from a run of another length says so
+            claim += f", {epochs} epochs"
         a = [100 * row_of(payload, s, run)["AP"] for s in seeds]
         b = [100 * row_of(payload, s, ref)["AP"] for s in seeds]
         diffs = [x - y for x, y in zip(a, b)]

@@ -249,6 +249,7 @@ def test_report_only_from_payload_files_through_the_command_line(tmp_path, monke
     text = docs.read_text()
     assert "'baseline-ft': 16, 'sdpose-ft': 16}, others 24" in text
     claim = next(line for line in text.splitlines() if "stem fine-tuned too" in line)
+    assert "paper's regime), 16 epochs |" in claim
     assert "| 1 | 66.0 | 64.0 | +2.0 ± 0.0 | +2.0 |" in claim
     assert "| sdpose-ft | synth-student |" in text
     assert "Time: the 2 students of one seed take **1.0 min**" in text  # the -ft rows are opt-in, timed apart
