@@ -217,7 +217,8 @@ else:
 #   same inference cost (one pass, the "GFLOPs 1 pass" column), trained with and without the
 #   Multi-Cycled Transformer and its token term. SDPose's claim is that `sdpose` is higher. If
 #   the difference is smaller than the standard deviations, the table does not show it at this
-#   budget.
+#   budget. `baseline-ft` / `sdpose-ft` are the same pair with the CNN stem trained too, as the
+#   paper trains its StemNet (fewer epochs: the page's "Epochs" line says how many).
 # - *GFLOPs (1 pass)*: what inference costs. Training runs every cycle, so a C-cycle SDPose
 #   student costs about C times that per training step; inference does not pay for the cycles.
 # - *Teacher rows*: the ceiling a distilled student aims at. A student clearly below its teacher
