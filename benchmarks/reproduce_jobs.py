@@ -102,8 +102,12 @@ QUICK = Budget(train_num=200, val_num=40, heldout_num=40, default_epochs=1, stud
                epochs={"backbone": 1, "teacher": 1, "simcc-teacher": 1, "dwpose-s2": 1})
 
 
+# the zoo config each job trains (the report measures it when a saved row's checkpoint is gone)
+ZOO_MODEL = {**{job.name: job.model or get_recipe(job.recipe).model for job in (*FOUNDATION, *STUDENTS, *REGIME)},
+             "backbone": "synth-backbone"}
+
+
 def zoo_model_of(name: str) -> str | None:
-    """The zoo config a job's row was trained as (its checkpoint may be gone: the report measures
-    this config instead), for a job name, a teacher's earlier stage or None when unknown."""
-    models = {job.name: job.model or get_recipe(job.recipe).model for job in (*FOUNDATION, *STUDENTS, *REGIME)}
-    return {**models, "backbone": "synth-backbone"}.get(name)
+    """The zoo config a job's row was trained as, or None for a name no job has (the caller maps a
+    teacher's earlier stage and the 2-cycle rows to their job first)."""
+    return ZOO_MODEL.get(name)
